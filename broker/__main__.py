@@ -1,0 +1,108 @@
+"""``python -m medialoom.broker``: run the broker process (``medialoom broker`` is the same)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import zmq
+
+from medialoom import settings
+from medialoom.workers.kinds import load_kinds
+
+from .actor import BrokerActor
+from .config import BrokerConfig
+from .state import BrokerState
+from .store import Store, load_active
+
+log = logging.getLogger("medialoom.broker")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Broker flags (shared with ``medialoom up``)."""
+    p.add_argument("--root", action="append", dest="roots", default=[], metavar="PATH",
+                   help="a library root; repeat for several (default: your home directory)")
+    p.add_argument("--data-dir", help="where the SQLite store lives")
+    p.add_argument("--host", help="bind the four default ports on this address (LAN)")
+    p.add_argument("--clients", help="client endpoint (default tcp://127.0.0.1:5570)")
+    p.add_argument("--workers", help="worker endpoint (default tcp://127.0.0.1:5571)")
+    p.add_argument("--events-in", help="events-in endpoint (default tcp://127.0.0.1:5572)")
+    p.add_argument("--events-out", help="events-out endpoint (default tcp://127.0.0.1:5573)")
+    p.add_argument("--heartbeat", type=float, dest="heartbeat_interval_s",
+                   help="heartbeat interval in seconds (default 1)")
+    p.add_argument("--liveness", type=int, dest="heartbeat_liveness",
+                   help="missed heartbeats before a worker is dead (default 3)")
+    p.add_argument("--max-attempts", type=int, help="attempts per job (default 3)")
+    p.add_argument("--queue-max", type=int, help="most queued jobs (default 10000)")
+    p.add_argument("--retention-days", type=float, help="keep finished jobs this long (30)")
+    p.add_argument("--sync", choices=("normal", "full"),
+                   help="normal: commits survive kill -9; full: also power loss (slower)")
+    p.add_argument("--config", help="TOML settings file")
+
+
+def config_from(args: argparse.Namespace) -> BrokerConfig:
+    """BrokerConfig from file, environment and flags."""
+    flags = {k: getattr(args, k, None) for k in settings.KEYS}
+    s = settings.load(args.config, flags)
+    roots = tuple(os.path.realpath(os.path.expanduser(r)) for r in s.get("roots") or [])
+    if not roots:
+        roots = (str(Path.home()),)
+    extra = {k: s[k] for k in ("heartbeat_interval_s", "heartbeat_liveness", "max_attempts",
+                               "queue_max", "retention_days", "sync") if k in s}
+    return BrokerConfig(data_dir=os.path.expanduser(s.get("data_dir") or settings.default_data_dir()),
+                        roots=roots, **settings.endpoints(s), **extra)
+
+
+async def serve(config: BrokerConfig, stop: asyncio.Event) -> None:
+    """Run the broker until stop is set."""
+    os.makedirs(config.data_dir, exist_ok=True)
+    recovered = await asyncio.to_thread(load_active, config.db_path)
+    state = BrokerState(config, load_kinds(), recovered, time.time())
+    store = Store(config.db_path, config.sync)
+    ctx: zmq.Context = zmq.Context()
+    actor = BrokerActor(config, state, store, ctx)
+    log.info("broker ready: clients %s, workers %s, events %s -> %s; store %s; roots %s; "
+             "%d jobs recovered", config.clients, config.workers, config.events_in,
+             config.events_out, config.db_path, ", ".join(config.roots), len(recovered))
+    try:
+        await actor.run(stop)
+    finally:
+        actor.close()
+        await asyncio.to_thread(store.stop)
+        ctx.term()
+        log.info("broker stopped: %r", state)
+
+
+async def amain(config: BrokerConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(config, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 after a clean stop, 2 on bad usage, 1 if an endpoint cannot be bound."""
+    p = argparse.ArgumentParser(prog="medialoom broker", description="Run the medialoom broker.")
+    add_arguments(p)
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s broker %(levelname)s %(message)s")
+    config = config_from(args)
+    try:
+        asyncio.run(amain(config))
+    except zmq.ZMQError as exc:
+        log.error("cannot bind: %s (is another broker running?)", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

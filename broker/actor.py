@@ -1,0 +1,199 @@
+"""The broker's I/O shell around BrokerState (SPEC.md section 1, topology).
+
+One asyncio task: wait until a socket is readable, the writer thread hands
+something back, or the next deadline passes; drain each socket with a budget
+(so clients get turns while workers stream progress); feed the state; execute
+its effects.  Sockets are plain (non-asyncio) pyzmq sockets read with NOBLOCK
+and woken through their edge-triggered FD, which costs a fraction of
+zmq.asyncio per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import zmq
+
+from medialoom.protocol import codec
+from medialoom.protocol import messages as m
+from medialoom.protocol.errors import RemoteProtocolError, RequestError
+
+from .config import BrokerConfig
+from .paths import resolve_paths
+from .state import BrokerState, Persist, Publish, Query, ToClient, ToWorker
+from .store import Store
+
+log = logging.getLogger(__name__)
+BUDGET = 512
+
+
+class BrokerActor:
+    """Owns the four broker sockets, the writer thread and the state."""
+
+    def __init__(self, config: BrokerConfig, state: BrokerState, store: Store,
+                 ctx: zmq.Context[Any]) -> None:
+        self.config, self.state, self.store = config, state, store
+        self.clients = self._bind(ctx, zmq.ROUTER, config.clients)
+        self.workers = self._bind(ctx, zmq.ROUTER, config.workers)
+        self.events_in = self._bind(ctx, zmq.XSUB, config.events_in)
+        self.events_in.send(b"\x01")  # subscribe to every worker event
+        self.events_out = self._bind(ctx, zmq.XPUB, config.events_out)
+        self.sockets = [self.clients, self.workers, self.events_in, self.events_out]
+        self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
+        self.wake = asyncio.Event()
+        self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
+        self.dropped = 0
+
+    @staticmethod
+    def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str) -> zmq.Socket[Any]:
+        sock = ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, codec.HARD_MAX_BYTES)
+        sock.setsockopt(zmq.SNDHWM, 100_000)
+        sock.setsockopt(zmq.RCVHWM, 100_000)
+        sock.bind(endpoint)
+        return sock
+
+    def close(self) -> None:
+        """Close the sockets (the store is stopped by the caller)."""
+        self.resolver.shutdown(wait=False, cancel_futures=True)
+        for sock in self.sockets:
+            sock.close(linger=0)
+
+    # --- main loop -----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until stop is set."""
+        self.loop = loop = asyncio.get_running_loop()
+        self.store.start(lambda w, r: loop.call_soon_threadsafe(self._deliver, "store", (w, r)))
+        for sock in self.sockets:
+            loop.add_reader(sock.getsockopt(zmq.FD), self.wake.set)
+        try:
+            await self._serve(stop)
+        finally:
+            for sock in self.sockets:
+                loop.remove_reader(sock.getsockopt(zmq.FD))
+
+    def _deliver(self, what: str, payload: Any) -> None:
+        self.inbox.append((what, payload))
+        self.wake.set()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        handlers = [(self.clients, self._on_client), (self.workers, self._on_worker),
+                    (self.events_in, self._on_event), (self.events_out, None)]
+        while not stop.is_set():
+            busy = False
+            for sock, handler in handlers:
+                for _ in range(BUDGET):
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    busy = True
+                    if handler is not None:
+                        handler(frames)
+            while self.inbox:
+                busy = True
+                self._on_inbox(*self.inbox.popleft())
+            now = time.time()
+            if now >= self.state.next_deadline():
+                self._execute(self.state.tick(now))
+            if busy or any(s.getsockopt(zmq.EVENTS) & zmq.POLLIN for s in self.sockets):
+                await asyncio.sleep(0)
+                continue
+            self.wake.clear()
+            timeout = max(0.0, self.state.next_deadline() - time.time())
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=min(timeout, 0.5))
+            except TimeoutError:
+                pass
+
+    # --- inputs --------------------------------------------------------------------
+
+    def _on_client(self, frames: list[bytes]) -> None:
+        peer, body = frames[0], frames[1:]
+        try:
+            msg = codec.decode(body, "client")
+        except RemoteProtocolError as exc:
+            log.info("bad client message: %s", exc.message)
+            self.state.counters["errors"] += 1
+            reply = m.Error(rid=codec.request_id(body), code=exc.code, message=exc.message,
+                            details=exc.details)
+            self._send(self.clients, peer, reply, "reply")
+            return
+        if isinstance(msg, m.Start) and msg.paths:
+            future = self.resolver.submit(resolve_paths, list(msg.paths), list(self.config.roots))
+            future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(
+                self._deliver, "start", (peer, msg, f)))
+            return
+        self._execute(self.state.handle_client(peer, msg, time.time()))
+
+    def _on_worker(self, frames: list[bytes]) -> None:
+        peer = frames[0]
+        try:
+            msg = codec.decode(frames[1:], "worker")
+        except RemoteProtocolError as exc:
+            self.dropped += 1
+            log.warning("dropped bad worker message: %s", exc.message)
+            return
+        self._execute(self.state.handle_worker(peer, msg, time.time()))
+
+    def _on_event(self, frames: list[bytes]) -> None:
+        try:
+            msg = codec.decode(frames, "event")
+        except RemoteProtocolError:
+            self.dropped += 1
+            return
+        if isinstance(msg, m.Progress):
+            self._execute(self.state.handle_progress(msg, time.time()))
+
+    def _on_inbox(self, what: str, payload: Any) -> None:
+        now = time.time()
+        if what == "store":
+            writes, reads = payload
+            for then, durable in writes:
+                self._execute(list(then))
+                if durable:
+                    self.state.committed(durable)
+            for token, result in reads:
+                if isinstance(result, Exception):
+                    result = None
+                self._execute(self.state.finish_query(token, result, now))
+        elif what == "start":
+            peer, msg, future = payload
+            try:
+                resolved = future.result()
+            except RequestError as exc:
+                self._execute([self.state.error(peer, msg.rid, exc)])
+                return
+            self._execute(self.state.handle_client(peer, msg, now, resolved))
+
+    # --- outputs -------------------------------------------------------------------
+
+    def _send(self, sock: zmq.Socket[Any], peer: bytes, msg: m.Message, channel: str) -> None:
+        try:
+            sock.send_multipart([peer, *codec.encode(msg, channel)], zmq.NOBLOCK)
+        except zmq.Again:
+            self.dropped += 1
+
+    def _execute(self, effects: list[Any]) -> None:
+        for effect in effects:
+            if isinstance(effect, ToClient):
+                self._send(self.clients, effect.peer, effect.msg, "reply")
+            elif isinstance(effect, ToWorker):
+                self._send(self.workers, effect.peer, effect.msg, "broker")
+            elif isinstance(effect, Publish):
+                try:
+                    self.events_out.send_multipart(codec.encode(effect.msg, "event"), zmq.NOBLOCK)
+                except zmq.Again:
+                    self.dropped += 1
+            elif isinstance(effect, Persist):
+                if effect.ops or effect.then or effect.durable:
+                    self.store.write(effect.ops, (effect.then, effect.durable))
+            elif isinstance(effect, Query):
+                self.store.read(effect.name, effect.args, effect.token)

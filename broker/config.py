@@ -1,0 +1,48 @@
+"""BrokerConfig: every setting of the broker process, built once in __main__."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_CLIENTS = "tcp://127.0.0.1:5570"
+DEFAULT_WORKERS = "tcp://127.0.0.1:5571"
+DEFAULT_EVENTS_IN = "tcp://127.0.0.1:5572"
+DEFAULT_EVENTS_OUT = "tcp://127.0.0.1:5573"
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Endpoints, store location, library roots and the scheduling knobs."""
+
+    data_dir: str
+    roots: tuple[str, ...] = ()
+    clients: str = DEFAULT_CLIENTS
+    workers: str = DEFAULT_WORKERS
+    events_in: str = DEFAULT_EVENTS_IN
+    events_out: str = DEFAULT_EVENTS_OUT
+    heartbeat_interval_s: float = 1.0
+    heartbeat_liveness: int = 3
+    max_attempts: int = 3
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    queue_max: int = 10_000
+    retention_days: float = 30.0
+    retention_check_s: float = 600.0
+    finished_cache: int = 2_000
+    sync: str = "normal"
+    extra_kinds: tuple[str, ...] = field(default=())
+
+    @property
+    def worker_timeout_s(self) -> float:
+        """Silence after which a worker is dead."""
+        return self.heartbeat_interval_s * self.heartbeat_liveness
+
+    @property
+    def reclaim_lease_s(self) -> float:
+        """After a restart, how long running jobs wait for their worker to come back."""
+        return self.worker_timeout_s + 2.0
+
+    @property
+    def db_path(self) -> str:
+        """The SQLite file."""
+        return f"{self.data_dir}/medialoom.sqlite3"

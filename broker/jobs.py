@@ -1,0 +1,156 @@
+"""The job model the broker keeps: the Job record, its wire map and its store row.
+
+SPEC.md section 5 ("The job map") documents every field of ``job_map``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+PRIORITIES = {"webhook": 0, "high": 1, "normal": 2, "low": 3}
+PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
+ACTIVE = frozenset({"queued", "running"})
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+STATUSES = ACTIVE | TERMINAL
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class JobIds:
+    """Time-sortable 26-character ids (ULID layout), strictly increasing in one process."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def new(self, now: float) -> str:
+        """A new id for a job created at unix time now."""
+        value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        if value <= self._last:
+            value = self._last + 1
+        self._last = value
+        chars = []
+        for _ in range(26):
+            chars.append(_CROCKFORD[value & 31])
+            value >>= 5
+        return "".join(reversed(chars))
+
+
+@dataclass(slots=True)
+class Job:
+    """One job as the broker actor holds it; only the actor mutates it."""
+
+    id: str
+    kind: str
+    paths: list[str]
+    params: dict[str, Any]
+    priority: int
+    dry_run: bool
+    created: float
+    max_attempts: int
+    status: str = "queued"
+    attempts: int = 0
+    started: float | None = None
+    updated: float = 0.0
+    finished: float | None = None
+    error: dict[str, Any] | None = None
+    cancel_requested: bool = False
+    seq: int = 0
+    result: dict[str, Any] = field(default_factory=dict)
+    total: int = 0
+    processed: int = 0
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    current: str = ""
+    rate: float = 0.0
+    # broker-only, never stored
+    worker: bytes | None = None
+    not_before: float = 0.0
+    lease_until: float | None = None
+    durable: bool = False
+
+    def __repr__(self) -> str:
+        return (f"<Job {self.id} {self.kind} {self.status} attempts={self.attempts} "
+                f"processed={self.processed}/{self.total} seq={self.seq}>")
+
+    def reset_progress(self) -> None:
+        """Counters start again for a new attempt (its items replace the old ones)."""
+        self.total = self.processed = self.succeeded = self.skipped = self.failed = 0
+        self.current = ""
+        self.rate = 0.0
+
+    def apply_progress(self, p: dict[str, Any]) -> bool:
+        """Take a worker's progress map; False if it is older than what we have."""
+        processed = p.get("processed", 0)
+        if not isinstance(processed, int) or processed < self.processed:
+            return False
+        self.processed = processed
+        for name in ("total", "succeeded", "skipped", "failed"):
+            value = p.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(self, name, value)
+        current = p.get("current")
+        if isinstance(current, str):
+            self.current = current[:4096]
+        rate = p.get("rate")
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+            self.rate = float(rate)
+        return True
+
+
+def progress_map(job: Job) -> dict[str, Any]:
+    """The progress map of SPEC.md: counters plus remaining, percent, rate and ETA."""
+    total = max(job.total, job.processed)
+    remaining = max(total - job.processed, 0)
+    if total:
+        percent = round(100.0 * job.processed / total, 2)
+    else:
+        percent = 100.0 if job.status == "completed" else 0.0
+    eta = round(remaining / job.rate, 1) if job.rate > 0 and job.status == "running" else None
+    return {"total": total, "processed": job.processed, "succeeded": job.succeeded,
+            "skipped": job.skipped, "failed": job.failed, "remaining": remaining,
+            "percent": percent, "rate": job.rate, "eta_seconds": eta, "current": job.current}
+
+
+def job_map(job: Job) -> dict[str, Any]:
+    """The job as sent to clients (SPEC.md, the job map)."""
+    return {"id": job.id, "kind": job.kind, "paths": job.paths, "params": job.params,
+            "priority": PRIORITY_NAMES[job.priority], "dry_run": job.dry_run,
+            "status": job.status, "attempts": job.attempts, "max_attempts": job.max_attempts,
+            "created": job.created, "started": job.started, "updated": job.updated,
+            "finished": job.finished, "error": job.error,
+            "cancel_requested": job.cancel_requested, "seq": job.seq, "result": job.result,
+            "progress": progress_map(job)}
+
+
+COLUMNS = ("id", "kind", "paths", "params", "priority", "dry_run", "status", "attempts",
+           "max_attempts", "created", "started", "updated", "finished", "error",
+           "cancel_requested", "seq", "result", "total", "processed", "succeeded", "skipped",
+           "failed", "current", "rate")
+_JSON = frozenset({"paths", "params", "error", "result"})
+
+
+def job_row(job: Job) -> tuple[Any, ...]:
+    """An immutable snapshot of the job for the writer thread."""
+    return tuple(json.dumps(getattr(job, c)) if c in _JSON else getattr(job, c)
+                 for c in COLUMNS)
+
+
+def job_from_row(row: tuple[Any, ...]) -> Job:
+    """A Job rebuilt from a store row (COLUMNS order)."""
+    values = {c: (json.loads(v) if c in _JSON and v is not None else v)
+              for c, v in zip(COLUMNS, row, strict=True)}
+    values["dry_run"] = bool(values["dry_run"])
+    values["cancel_requested"] = bool(values["cancel_requested"])
+    job = Job(**values)
+    job.durable = True
+    return job
+
+
+def now_s() -> float:
+    """Wall-clock unix time; only the I/O shells call it."""
+    return time.time()

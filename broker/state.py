@@ -1,0 +1,636 @@
+"""The broker's state machine: messages and deadlines in, effects out (SPEC.md 5-7).
+
+Theory of operation.  ``BrokerState`` owns every job, queue and worker.  It
+never does I/O and never reads the clock: the actor shell passes ``now`` and
+executes the returned effects in order (send to a client or worker, publish
+an event, persist rows then send what was waiting for the commit, run a read
+query in the writer thread).
+
+Job lifecycle (one transition table)::
+
+    START            -> queued        (ack sent after the row is committed)
+    queued  dispatch -> running       (attempts += 1, DISPATCH to a worker with credit)
+    queued  CANCEL   -> cancelled     (at once)
+    running DONE     -> completed
+    running FAILED   -> queued after backoff if retry and attempts < max, else failed
+    running CANCEL   -> running, cancel_requested (persisted); CANCEL sent to the worker
+    running CANCELLED-> cancelled     (partial results kept)
+    running worker lost / lease expired
+                     -> cancelled if cancel_requested, failed if attempts == max,
+                        else queued after backoff
+
+Results whose attempt is not the job's current attempt are ignored.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+from medialoom.protocol import messages as m
+from medialoom.protocol.errors import RequestError
+from medialoom.workers.kinds import Kind, validate_params
+
+from .config import BrokerConfig
+from .jobs import PRIORITIES, STATUSES, TERMINAL, Job, JobIds, job_map, job_row, progress_map
+from .paths import PathIndex
+
+VERSION = "0.1.0"
+MAX_PAGE = 1000
+ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
+          "-status", "kind", "-kind", "finished", "-finished")
+
+# --- effects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToClient:
+    """Send msg to the client with this ROUTER identity."""
+
+    peer: bytes
+    msg: m.Reply | m.Error
+
+
+@dataclass(frozen=True, slots=True)
+class ToWorker:
+    """Send msg to the worker with this ROUTER identity."""
+
+    peer: bytes
+    msg: m.Dispatch | m.CancelJob | m.Heartbeat | m.Disconnect
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish an event to subscribers."""
+
+    msg: m.Event
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write ops in the next group commit; then run ``then`` and mark ``durable`` jobs."""
+
+    ops: tuple[tuple[Any, ...], ...]
+    then: tuple[Any, ...] = ()
+    durable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Run read ``name`` in the writer thread (after pending writes); result to finish_query."""
+
+    name: str
+    args: tuple[Any, ...]
+    token: int
+
+
+Effect = ToClient | ToWorker | Publish | Persist | Query
+
+
+@dataclass(slots=True)
+class Worker:
+    """A connected worker process and the attempts it runs."""
+
+    peer: bytes
+    kinds: frozenset[str]
+    slots: int
+    host: str
+    pid: int
+    expiry: float
+    jobs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def free(self) -> int:
+        """Credit: how many more jobs it will take."""
+        return self.slots - len(self.jobs)
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.host}:{self.pid} kinds={sorted(self.kinds)} jobs={len(self.jobs)}/{self.slots}>"
+
+
+def fail(code: str, message: str, details: Any = None) -> RequestError:
+    """A refusal with a wire code."""
+    return RequestError(message, code=code, details=details)
+
+
+class BrokerState:
+    """All broker state; see the module docstring for the lifecycle."""
+
+    def __init__(self, config: BrokerConfig, kinds: dict[str, Kind], recovered: list[Job],
+                 now: float, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.kinds = kinds
+        self.ids = JobIds()
+        self.rng = rng or random.Random()
+        self.active: dict[str, Job] = {}
+        self.finished: OrderedDict[str, Job] = OrderedDict()
+        self.ready: dict[str, list[tuple[int, float, str]]] = {}
+        self.delayed: list[tuple[float, str]] = []
+        self.queued = 0
+        self.paths = PathIndex()
+        self.workers: dict[bytes, Worker] = {}
+        self.waiters: dict[str, list[tuple[bytes, int]]] = {}
+        self.pending: dict[int, tuple[str, bytes, int, Any]] = {}
+        self.tokens = count(1)
+        self.next_heartbeat = now
+        self.next_retention = now + 5.0
+        self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0}
+        for job in recovered:
+            self.active[job.id] = job
+            self.paths.add(job.paths)
+            if job.status == "queued":
+                self._enqueue(job, now)
+            else:
+                job.lease_until = now + config.reclaim_lease_s
+
+    def __repr__(self) -> str:
+        return (f"<BrokerState active={len(self.active)} queued={self.queued} "
+                f"workers={len(self.workers)} cached={len(self.finished)}>")
+
+    # --- lookups -----------------------------------------------------------------
+
+    def job(self, job_id: str) -> Job | None:
+        """A job held in memory (active, or recently finished)."""
+        return self.active.get(job_id) or self.finished.get(job_id)
+
+    def known_kinds(self) -> list[str]:
+        """Kinds in the registry plus those any connected worker announced."""
+        names = set(self.kinds)
+        for w in self.workers.values():
+            names |= w.kinds
+        return sorted(names)
+
+    def next_deadline(self) -> float:
+        """The earliest time tick() has something to do."""
+        deadline = min(self.next_heartbeat, self.next_retention)
+        if self.delayed:
+            deadline = min(deadline, self.delayed[0][0])
+        return deadline
+
+    # --- client requests ---------------------------------------------------------
+
+    def handle_client(self, peer: bytes, msg: m.ClientRequest, now: float,
+                      resolved: list[str] | None = None) -> list[Effect]:
+        """One client request; errors become ERROR replies."""
+        self.counters["requests"] += 1
+        try:
+            handler = getattr(self, f"handle_{msg.WORD.lower()}")
+            if isinstance(msg, m.Start):
+                return handler(peer, msg, now, resolved or [])
+            return handler(peer, msg, now)
+        except RequestError as exc:
+            return [self.error(peer, msg.rid, exc)]
+
+    def error(self, peer: bytes, rid: int, exc: RequestError) -> ToClient:
+        """An ERROR reply for a refused request."""
+        self.counters["errors"] += 1
+        return ToClient(peer, m.Error(rid=rid, code=exc.code, message=exc.message,
+                                      details=exc.details))
+
+    def handle_hello(self, peer: bytes, msg: m.Hello, now: float) -> list[Effect]:
+        data = {"protocol": 1, "broker": f"medialoom {VERSION}", "kinds": self.known_kinds(),
+                "limits": {"max_body_bytes": 1 << 20, "queue_max": self.config.queue_max},
+                "roots": list(self.config.roots)}
+        return [ToClient(peer, m.Reply(rid=msg.rid, data=data))]
+
+    def handle_ping(self, peer: bytes, msg: m.Ping, now: float) -> list[Effect]:
+        return [ToClient(peer, m.Reply(rid=msg.rid, data={"now": now}))]
+
+    def validate_start(self, msg: m.Start) -> dict[str, Any]:
+        """The START's params with defaults; RequestError if anything is wrong."""
+        if msg.priority not in PRIORITIES:
+            raise fail("job.bad_params", f"priority must be one of {', '.join(PRIORITIES)}",
+                       {"field": "priority"})
+        if msg.max_attempts < 0 or msg.max_attempts > 100:
+            raise fail("job.bad_params", "max_attempts must be 0..100", {"field": "max_attempts"})
+        kind = self.kinds.get(msg.kind)
+        if kind is None:
+            if msg.kind not in self.known_kinds():
+                raise fail("job.unknown_kind", f"unknown job kind {msg.kind!r} "
+                           f"(known: {', '.join(self.known_kinds())})", {"field": "kind"})
+            return dict(msg.params)
+        if kind.needs_paths and not msg.paths:
+            raise fail("job.bad_params", f"kind {msg.kind!r} needs at least one path",
+                       {"field": "paths"})
+        return validate_params(kind, msg.params)
+
+    def handle_start(self, peer: bytes, msg: m.Start, now: float,
+                     resolved: list[str]) -> list[Effect]:
+        params = self.validate_start(msg)
+        if self.queued >= self.config.queue_max:
+            raise fail("queue.full", f"the queue is full ({self.config.queue_max} jobs queued); "
+                       "try again later")
+        if not msg.allow_conflict:
+            for path in resolved:
+                other = self.paths.overlap(path)
+                if other is not None:
+                    owner = next((j.id for j in self.active.values() if other in j.paths), "")
+                    raise fail("job.conflict", f"{path} overlaps {other} of active job {owner}",
+                               {"path": path, "job": owner})
+        job = Job(id=self.ids.new(now), kind=msg.kind, paths=resolved, params=params,
+                  priority=PRIORITIES[msg.priority], dry_run=msg.dry_run, created=now,
+                  updated=now, max_attempts=msg.max_attempts or self.config.max_attempts)
+        self.active[job.id] = job
+        self.paths.add(job.paths)
+        self._enqueue(job, now)
+        ack = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))
+        out: list[Effect] = [Persist((("job", job_row(job)),), then=(ack,)), self._event(job, now)]
+        out += self.dispatch(now)
+        return out
+
+    def _lookup(self, peer: bytes, msg: Any, now: float, then: str) -> list[Effect]:
+        """Finish a request about a job not in memory through a store read."""
+        token = next(self.tokens)
+        self.pending[token] = (then, peer, msg.rid, msg)
+        return [Query("get", (msg.job,), token)]
+
+    def handle_status(self, peer: bytes, msg: m.Status, now: float) -> list[Effect]:
+        job = self.job(msg.job)
+        if job is None:
+            return self._lookup(peer, msg, now, "status")
+        return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
+
+    def handle_wait(self, peer: bytes, msg: m.Wait, now: float) -> list[Effect]:
+        job = self.job(msg.job)
+        if job is None:
+            return self._lookup(peer, msg, now, "status")
+        if job.status in TERMINAL:
+            return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
+        self.waiters.setdefault(job.id, []).append((peer, msg.rid))
+        return []
+
+    def handle_cancel(self, peer: bytes, msg: m.Cancel, now: float) -> list[Effect]:
+        job = self.active.get(msg.job)
+        if job is None:
+            if msg.job in self.finished:
+                raise fail("job.finished", f"job {msg.job} already finished "
+                           f"({self.finished[msg.job].status})", {"job": msg.job})
+            return self._lookup(peer, msg, now, "cancel")
+        if job.status == "queued":
+            out = self._finish(job, "cancelled", now)
+        else:
+            if job.cancel_requested:
+                return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
+            job.cancel_requested = True
+            job.updated = now
+            out = [Persist((("job", job_row(job)),)), self._event(job, now)]
+            if job.worker is not None and job.worker in self.workers:
+                out.append(ToWorker(job.worker, m.CancelJob(job=job.id, attempt=job.attempts)))
+        reply = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))
+        return [*out, Persist((), then=(reply,))]
+
+    def handle_clear(self, peer: bytes, msg: m.Clear, now: float) -> list[Effect]:
+        if msg.job in self.active:
+            raise fail("job.not_finished", f"job {msg.job} is {self.active[msg.job].status}; "
+                       "cancel it first", {"job": msg.job})
+        self.finished.pop(msg.job, None)
+        token = next(self.tokens)
+        self.pending[token] = ("clear", peer, msg.rid, msg)
+        return [Persist((("delete", msg.job),)), Query("get", (msg.job,), token)]
+
+    def handle_list(self, peer: bytes, msg: m.List, now: float) -> list[Effect]:
+        bad = [s for s in msg.status if s not in STATUSES]
+        if bad:
+            raise fail("protocol.bad_field", f"unknown status {bad[0]!r}", {"field": "status"})
+        if msg.order not in ORDERS:
+            raise fail("protocol.bad_field", f"order must be one of {', '.join(ORDERS)}",
+                       {"field": "order"})
+        if not 0 < msg.limit <= MAX_PAGE or msg.offset < 0:
+            raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
+                       {"field": "limit"})
+        token = next(self.tokens)
+        self.pending[token] = ("list", peer, msg.rid, msg)
+        return [Query("list", (tuple(msg.status), tuple(msg.kind), msg.limit, msg.offset,
+                               msg.order), token)]
+
+    def handle_stats(self, peer: bytes, msg: m.Stats, now: float) -> list[Effect]:
+        token = next(self.tokens)
+        self.pending[token] = ("stats", peer, msg.rid, msg)
+        return [Query("stats", (), token)]
+
+    def handle_results(self, peer: bytes, msg: m.Results, now: float) -> list[Effect]:
+        if not 0 < msg.limit <= MAX_PAGE or msg.offset < 0:
+            raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
+                       {"field": "limit"})
+        token = next(self.tokens)
+        self.pending[token] = ("results", peer, msg.rid, msg)
+        return [Query("results", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
+
+    def finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
+        """Complete the request that asked for a store read."""
+        then, peer, rid, msg = self.pending.pop(token)
+        try:
+            return getattr(self, f"_finish_{then}")(peer, rid, msg, result, now)
+        except RequestError as exc:
+            return [self.error(peer, rid, exc)]
+
+    def _finish_status(self, peer: bytes, rid: int, msg: Any, found: Job | None,
+                       now: float) -> list[Effect]:
+        job = self.job(msg.job) or found
+        if job is None:
+            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
+        if isinstance(msg, m.Wait) and job.status not in TERMINAL:
+            self.waiters.setdefault(job.id, []).append((peer, rid))
+            return []
+        return [ToClient(peer, m.Reply(rid=rid, data={"job": job_map(job)}))]
+
+    def _finish_cancel(self, peer: bytes, rid: int, msg: Any, found: Job | None,
+                       now: float) -> list[Effect]:
+        if msg.job in self.active:
+            return self.handle_cancel(peer, msg, now)
+        if found is None:
+            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
+        raise fail("job.finished", f"job {msg.job} already finished ({found.status})",
+                   {"job": msg.job})
+
+    def _finish_clear(self, peer: bytes, rid: int, msg: Any, found: Job | None,
+                      now: float) -> list[Effect]:
+        # the read ran after the delete: the job is gone either way; tell whether it existed
+        return [ToClient(peer, m.Reply(rid=rid, data={"cleared": msg.job}))]
+
+    def _finish_list(self, peer: bytes, rid: int, msg: Any, result: tuple[list[Job], int],
+                     now: float) -> list[Effect]:
+        jobs, total = result
+        maps = [job_map(self.job(j.id) or j) for j in jobs]
+        return [ToClient(peer, m.Reply(rid=rid, data={"jobs": maps, "total": total}))]
+
+    def _finish_stats(self, peer: bytes, rid: int, msg: Any, stats: dict[str, Any],
+                      now: float) -> list[Effect]:
+        stats = dict(stats)
+        stats["workers"] = [{"host": w.host, "pid": w.pid, "kinds": sorted(w.kinds),
+                             "slots": w.slots, "running": len(w.jobs)}
+                            for w in self.workers.values()]
+        stats["queued_now"] = self.queued
+        return [ToClient(peer, m.Reply(rid=rid, data=stats))]
+
+    def _finish_results(self, peer: bytes, rid: int, msg: Any,
+                        result: tuple[list[dict[str, Any]], int] | None,
+                        now: float) -> list[Effect]:
+        if result is None:
+            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
+        items, total = result
+        return [ToClient(peer, m.Reply(rid=rid, data={"items": items, "total": total}))]
+
+    # --- workers -------------------------------------------------------------------
+
+    def handle_worker(self, peer: bytes, msg: m.WorkerMessage, now: float) -> list[Effect]:
+        """One message from a worker process."""
+        worker = self.workers.get(peer)
+        if worker is not None:
+            worker.expiry = now + self.config.worker_timeout_s
+        if isinstance(msg, m.Ready):
+            return self.handle_ready(peer, msg, now)
+        if isinstance(msg, m.Disconnect):
+            return self.purge_worker(peer, now, "worker disconnected") if worker else []
+        out: list[Effect] = []
+        if isinstance(msg, m.Items):
+            out = self.handle_items(msg, now)
+        elif isinstance(msg, m.Done):
+            out = self.handle_done(peer, msg, now)
+        elif isinstance(msg, m.Failed):
+            out = self.handle_failed(peer, msg, now)
+        elif isinstance(msg, m.Cancelled):
+            out = self.handle_cancelled(peer, msg, now)
+        if worker is None:
+            out.append(ToWorker(peer, m.Disconnect(reason="unknown worker; send READY")))
+        return out
+
+    def handle_ready(self, peer: bytes, msg: m.Ready, now: float) -> list[Effect]:
+        out: list[Effect] = []
+        if peer in self.workers:
+            out += self.purge_worker(peer, now, "worker re-registered")
+        worker = Worker(peer=peer, kinds=frozenset(k for k in msg.kinds if isinstance(k, str)),
+                        slots=max(0, min(msg.slots, 1024)), host=msg.host[:255], pid=msg.pid,
+                        expiry=now + self.config.worker_timeout_s)
+        self.workers[peer] = worker
+        for entry in msg.running:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                    and isinstance(entry[1], int)):
+                continue
+            job_id, attempt = entry
+            job = self.active.get(job_id)
+            owner = self.workers.get(job.worker) if job and job.worker else None
+            if (job is None or job.status != "running" or job.attempts != attempt
+                    or (owner is not None and owner is not worker)):
+                out.append(ToWorker(peer, m.CancelJob(job=job_id, attempt=attempt)))
+                continue
+            job.worker = peer
+            job.lease_until = None
+            worker.jobs[job_id] = attempt
+            if job.cancel_requested:
+                out.append(ToWorker(peer, m.CancelJob(job=job_id, attempt=attempt)))
+        return out + self.dispatch(now)
+
+    def _current(self, job_id: str, attempt: int) -> Job | None:
+        """The job if this attempt is the one running now; None for stale results."""
+        job = self.active.get(job_id)
+        if job is None or job.status != "running" or job.attempts != attempt:
+            return None
+        return job
+
+    def _release(self, job: Job) -> None:
+        worker = self.workers.get(job.worker) if job.worker else None
+        if worker is not None:
+            worker.jobs.pop(job.id, None)
+        job.worker = None
+
+    def handle_items(self, msg: m.Items, now: float) -> list[Effect]:
+        job = self._current(msg.job, msg.attempt)
+        if job is None:
+            return []
+        rows = []
+        for item in msg.items[:1024]:
+            if not isinstance(item, dict) or not isinstance(item.get("i"), int):
+                continue
+            rows.append((job.id, item["i"], str(item.get("path", ""))[:4096],
+                         str(item.get("status", "")), str(item.get("message", ""))[:4096],
+                         float(item.get("duration_ms") or 0.0)
+                         if isinstance(item.get("duration_ms"), (int, float)) else 0.0,
+                         item.get("details") if isinstance(item.get("details"), dict) else {}))
+        job.apply_progress(msg.progress)
+        job.updated = now
+        return [Persist((("items", tuple(rows)),))]
+
+    def handle_progress(self, msg: m.Progress, now: float) -> list[Effect]:
+        """A worker's progress event: apply it and republish it with the next seq."""
+        job = self._current(msg.job, msg.attempt)
+        if job is None or not job.apply_progress(msg.progress):
+            return []
+        job.updated = now
+        return [self._event(job, now)]
+
+    def handle_done(self, peer: bytes, msg: m.Done, now: float) -> list[Effect]:
+        job = self._current(msg.job, msg.attempt)
+        if job is None:
+            return []
+        job.apply_progress(msg.progress)
+        job.result = msg.result
+        return self._finish(job, "completed", now)
+
+    def handle_failed(self, peer: bytes, msg: m.Failed, now: float) -> list[Effect]:
+        job = self._current(msg.job, msg.attempt)
+        if job is None:
+            return []
+        job.apply_progress(msg.progress)
+        job.error = {"code": msg.code, "message": msg.message}
+        if msg.retry and not job.cancel_requested and job.attempts < job.max_attempts:
+            return self._requeue(job, now)
+        return self._finish(job, "cancelled" if job.cancel_requested else "failed", now)
+
+    def handle_cancelled(self, peer: bytes, msg: m.Cancelled, now: float) -> list[Effect]:
+        job = self._current(msg.job, msg.attempt)
+        if job is None:
+            return []
+        job.apply_progress(msg.progress)
+        return self._finish(job, "cancelled", now)
+
+    def purge_worker(self, peer: bytes, now: float, reason: str) -> list[Effect]:
+        """Forget a worker; its jobs are requeued (or failed/cancelled)."""
+        worker = self.workers.pop(peer, None)
+        if worker is None:
+            return []
+        out: list[Effect] = []
+        for job_id in list(worker.jobs):
+            job = self.active.get(job_id)
+            if job is not None and job.status == "running":
+                job.worker = None
+                out += self._lost(job, now, f"{reason}: {worker.host}:{worker.pid}")
+        return out + self.dispatch(now)
+
+    def _lost(self, job: Job, now: float, why: str) -> list[Effect]:
+        job.error = {"code": "worker.lost", "message": f"{why} (attempt {job.attempts} "
+                     f"of {job.max_attempts})"}
+        if job.cancel_requested:
+            return self._finish(job, "cancelled", now)
+        if job.attempts >= job.max_attempts:
+            return self._finish(job, "failed", now)
+        return self._requeue(job, now)
+
+    # --- scheduling ----------------------------------------------------------------
+
+    def _enqueue(self, job: Job, now: float) -> None:
+        job.status = "queued"
+        self.queued += 1
+        if job.not_before > now:
+            heapq.heappush(self.delayed, (job.not_before, job.id))
+        else:
+            heapq.heappush(self.ready.setdefault(job.kind, []), (job.priority, job.created, job.id))
+
+    def _requeue(self, job: Job, now: float) -> list[Effect]:
+        self._release(job)
+        base = self.config.backoff_base_s * 2 ** max(job.attempts - 1, 0)
+        delay = min(base, self.config.backoff_max_s) * self.rng.uniform(0.5, 1.5)
+        job.not_before = now + delay
+        job.updated = now
+        job.reset_progress()
+        self._enqueue(job, now)
+        return [Persist((("job", job_row(job)),)), self._event(job, now)]
+
+    def dispatch(self, now: float) -> list[Effect]:
+        """Give queued jobs to workers with free credit for their kind, best priority first."""
+        out: list[Effect] = []
+        if not self.queued:
+            return out
+        for kind, heap in self.ready.items():
+            if not heap:
+                continue
+            candidates = [w for w in self.workers.values() if kind in w.kinds and w.free > 0]
+            while heap and candidates:
+                _, _, job_id = heapq.heappop(heap)
+                job = self.active.get(job_id)
+                if job is None or job.status != "queued":
+                    continue
+                worker = max(candidates, key=lambda w: w.free)
+                out += self._start_attempt(job, worker, now)
+                if worker.free <= 0:
+                    candidates.remove(worker)
+        return out
+
+    def _start_attempt(self, job: Job, worker: Worker, now: float) -> list[Effect]:
+        self.queued -= 1
+        job.status = "running"
+        job.attempts += 1
+        job.started = job.started or now
+        job.updated = now
+        job.worker = worker.peer
+        job.reset_progress()
+        worker.jobs[job.id] = job.attempts
+        self.counters["dispatched"] += 1
+        dispatch = m.Dispatch(job=job.id, attempt=job.attempts, kind=job.kind, paths=job.paths,
+                              params=job.params, dry_run=job.dry_run,
+                              roots=list(self.config.roots))
+        return [Persist((("job", job_row(job)),)), ToWorker(worker.peer, dispatch),
+                self._event(job, now)]
+
+    def _finish(self, job: Job, status: str, now: float) -> list[Effect]:
+        if job.status == "queued":
+            self.queued -= 1
+        self._release(job)
+        job.status = status
+        job.finished = job.updated = now
+        job.lease_until = None
+        if status == "completed":
+            job.error = None
+        self.active.pop(job.id, None)
+        self.paths.remove(job.paths)
+        self.finished[job.id] = job
+        data = {"job": job_map(job)}
+        replies = tuple(ToClient(peer, m.Reply(rid=rid, data=data))
+                        for peer, rid in self.waiters.pop(job.id, ()))
+        out: list[Effect] = [Persist((("job", job_row(job)),), then=replies, durable=(job.id,)),
+                             self._event(job, now)]
+        return out + self.dispatch(now)
+
+    def _event(self, job: Job, now: float) -> Publish:
+        job.seq += 1
+        self.counters["events"] += 1
+        return Publish(m.Event(job=job.id, seq=job.seq, status=job.status, kind=job.kind,
+                               attempts=job.attempts, progress=progress_map(job), error=job.error,
+                               ts=now))
+
+    def committed(self, job_ids: tuple[str, ...]) -> None:
+        """The writer committed these jobs' terminal rows: they may leave memory."""
+        for job_id in job_ids:
+            job = self.finished.get(job_id)
+            if job is not None:
+                job.durable = True
+        while len(self.finished) > self.config.finished_cache:
+            job_id, job = next(iter(self.finished.items()))
+            if not job.durable:
+                break
+            del self.finished[job_id]
+
+    # --- deadlines -----------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Effect]:
+        """Expire workers and leases, release delayed jobs, heartbeat, clean up history."""
+        out: list[Effect] = []
+        for peer in [p for p, w in self.workers.items() if w.expiry <= now]:
+            out += self.purge_worker(peer, now, "worker missed its heartbeats")
+        for job in [j for j in self.active.values()
+                    if j.lease_until is not None and j.lease_until <= now and j.worker is None]:
+            job.lease_until = None
+            out += self._lost(job, now, "no worker reclaimed the job after a broker restart")
+        while self.delayed and self.delayed[0][0] <= now:
+            _, job_id = heapq.heappop(self.delayed)
+            job = self.active.get(job_id)
+            if job is not None and job.status == "queued":
+                heapq.heappush(self.ready.setdefault(job.kind, []),
+                               (job.priority, job.created, job.id))
+        out += self.dispatch(now)
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + self.config.heartbeat_interval_s
+            out += [ToWorker(peer, m.Heartbeat()) for peer in self.workers]
+        if now >= self.next_retention:
+            self.next_retention = now + self.config.retention_check_s
+            cutoff = now - self.config.retention_days * 86400
+            for job_id in [j for j, job in self.finished.items()
+                           if (job.finished or now) < cutoff]:
+                del self.finished[job_id]
+            out.append(Persist((("purge", cutoff),)))
+        return out
+

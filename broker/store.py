@@ -1,0 +1,233 @@
+"""The SQLite store: one writer thread, group commit, reads ordered after writes.
+
+The actor never touches SQLite.  It submits writes and reads to a queue; the
+writer thread takes everything waiting, applies the writes in one
+transaction, commits, runs the reads, and hands all results back to the loop
+in one call.  So an acknowledgement sent "after the commit" really is after
+it, and a read sees every write submitted before it.  WAL mode; with
+``sync=normal`` a commit survives a crash of the process (kill -9), with
+``sync=full`` also a crash of the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .jobs import COLUMNS, Job, job_from_row
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, paths TEXT, params TEXT, priority INTEGER,
+  dry_run INTEGER, status TEXT NOT NULL, attempts INTEGER, max_attempts INTEGER,
+  created REAL, started REAL, updated REAL, finished REAL, error TEXT,
+  cancel_requested INTEGER, seq INTEGER, result TEXT, total INTEGER, processed INTEGER,
+  succeeded INTEGER, skipped INTEGER, failed INTEGER, current TEXT, rate REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished);
+CREATE TABLE IF NOT EXISTS items (
+  job_id TEXT NOT NULL, i INTEGER NOT NULL, path TEXT, status TEXT, message TEXT,
+  duration_ms REAL, details TEXT, PRIMARY KEY (job_id, i)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status, i);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT OR IGNORE INTO meta VALUES ('schema', '1');
+"""
+_INSERT_JOB = f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT_ITEM = "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)"
+_ORDER_SQL = {"created": "created", "updated": "updated", "priority": "priority",
+              "status": "status", "kind": "kind", "finished": "finished"}
+MAX_BATCH = 2000
+
+Done = Callable[[list[tuple[Any, ...]], list[tuple[int, Any]]], None]
+
+
+def connect(path: str, sync: str = "normal") -> sqlite3.Connection:
+    """A connection in WAL mode with the schema in place."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def load_active(path: str) -> list[Job]:
+    """Queued and running jobs, read once at start-up before the loop runs."""
+    conn = connect(path)
+    try:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE status IN "
+                            "('queued', 'running') ORDER BY created").fetchall()
+    finally:
+        conn.close()
+    return [job_from_row(r) for r in rows]
+
+
+class Store:
+    """The writer thread and its queue."""
+
+    def __init__(self, path: str, sync: str = "normal") -> None:
+        self.path = path
+        self.sync = sync
+        self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._on_done: Done | None = None
+        self.commits = 0
+        self.ops = 0
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path} commits={self.commits} ops={self.ops}>"
+
+    def start(self, on_done: Done) -> None:
+        """Start the writer; on_done(writes, reads) is called in the writer thread per batch."""
+        self._on_done = on_done
+        self._thread = threading.Thread(target=self._run, name="medialoom-store", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit what is queued and stop the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def write(self, ops: tuple[tuple[Any, ...], ...], then: Any) -> None:
+        """Queue writes; ``then`` is handed back after their commit."""
+        self._queue.put(("w", ops, then))
+
+    def read(self, name: str, args: tuple[Any, ...], token: int) -> None:
+        """Queue a read that runs after every write queued before it."""
+        self._queue.put(("r", name, args, token))
+
+    # --- the thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn = connect(self.path, self.sync)
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if None in batch:
+                stop = True
+                batch = [b for b in batch if b is not None]
+            writes = [b for b in batch if b[0] == "w"]
+            reads = [b for b in batch if b[0] == "r"]
+            done_writes: list[tuple[Any, ...]] = []
+            done_reads: list[tuple[int, Any]] = []
+            if writes:
+                self._commit(conn, writes)
+                done_writes = [w[2] for w in writes]
+            for _, name, args, token in reads:
+                try:
+                    done_reads.append((token, getattr(self, f"_read_{name}")(conn, *args)))
+                except Exception as exc:  # a read must never kill the writer
+                    log.exception("store read %s failed", name)
+                    done_reads.append((token, exc))
+            if (done_writes or done_reads) and self._on_done is not None:
+                self._on_done(done_writes, done_reads)
+        conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> None:
+        jobs: dict[str, tuple[Any, ...]] = {}
+        conn.execute("BEGIN")
+        for _, ops, _then in writes:
+            for op in ops:
+                self.ops += 1
+                if op[0] == "job":
+                    jobs[op[1][0]] = op[1]
+                elif op[0] == "items":
+                    conn.executemany(_INSERT_ITEM, [(*r[:6], json.dumps(r[6])) for r in op[1]])
+                else:
+                    if jobs:
+                        conn.executemany(_INSERT_JOB, jobs.values())
+                        jobs.clear()
+                    if op[0] == "delete":
+                        conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
+                        conn.execute("DELETE FROM jobs WHERE id = ?", (op[1],))
+                    elif op[0] == "purge":
+                        self._purge(conn, op[1])
+        if jobs:
+            conn.executemany(_INSERT_JOB, jobs.values())
+        conn.execute("COMMIT")
+        self.commits += 1
+
+    @staticmethod
+    def _purge(conn: sqlite3.Connection, cutoff: float) -> None:
+        old = "SELECT id FROM jobs WHERE finished IS NOT NULL AND finished < ? AND status IN " \
+              "('completed', 'failed', 'cancelled')"
+        conn.execute(f"DELETE FROM items WHERE job_id IN ({old})", (cutoff,))
+        conn.execute("DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ? AND status "
+                     "IN ('completed', 'failed', 'cancelled')", (cutoff,))
+
+    @staticmethod
+    def _read_get(conn: sqlite3.Connection, job_id: str) -> Job | None:
+        row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?",
+                           (job_id,)).fetchone()
+        return job_from_row(row) if row else None
+
+    @staticmethod
+    def _read_list(conn: sqlite3.Connection, statuses: tuple[str, ...], kinds: tuple[str, ...],
+                   limit: int, offset: int, order: str) -> tuple[list[Job], int]:
+        where, args = [], []
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += list(statuses)
+        if kinds:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args += list(kinds)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        column = _ORDER_SQL[order.lstrip("-")]
+        direction = "DESC" if order.startswith("-") else "ASC"
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs {clause} ORDER BY {column} "
+                            f"{direction}, id {direction} LIMIT ? OFFSET ?",
+                            [*args, limit, offset]).fetchall()
+        total = conn.execute(f"SELECT COUNT(*) FROM jobs {clause}", args).fetchone()[0]
+        return [job_from_row(r) for r in rows], total
+
+    @staticmethod
+    def _read_stats(conn: sqlite3.Connection) -> dict[str, Any]:
+        counts = {s: 0 for s in ("queued", "running", "completed", "failed", "cancelled")}
+        for status, n in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"):
+            counts[status] = n
+        items, ok, bad = conn.execute(
+            "SELECT COALESCE(SUM(processed), 0), COALESCE(SUM(succeeded), 0), "
+            "COALESCE(SUM(failed), 0) FROM jobs").fetchone()
+        mean = conn.execute("SELECT AVG(finished - started) FROM jobs WHERE status = "
+                            "'completed' AND started IS NOT NULL").fetchone()[0]
+        finished = counts["completed"] + counts["failed"]
+        return {"counts": counts, "total": sum(counts.values()), "items_processed": items,
+                "items_succeeded": ok, "items_failed": bad,
+                "success_rate": round(counts["completed"] / finished, 4) if finished else None,
+                "mean_duration_s": round(mean, 3) if mean is not None else None,
+                "at": time.time()}
+
+    @staticmethod
+    def _read_results(conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
+                      limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
+        if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+            return None
+        where, args = "job_id = ?", [job_id]
+        if statuses:
+            where += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args += list(statuses)
+        rows = conn.execute(f"SELECT i, path, status, message, duration_ms, details FROM items "
+                            f"WHERE {where} ORDER BY i LIMIT ? OFFSET ?",
+                            [*args, limit, offset]).fetchall()
+        total = conn.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
+        return ([{"i": i, "path": p, "status": s, "message": msg, "duration_ms": d,
+                  "details": json.loads(det) if det else {}} for i, p, s, msg, d, det in rows],
+                total)
+

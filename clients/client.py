@@ -1,0 +1,319 @@
+"""Python clients of the broker: ``Client`` (blocking) and ``AsyncClient`` (asyncio).
+
+Both speak the client channel of SPEC.md and raise ``ClientError`` (with the
+wire ``code``) for an ERROR reply and ``BrokerUnavailable`` when the broker
+does not answer in time.  ``watch`` follows the Clone pattern: subscribe,
+take the STATUS snapshot, drop events that are not newer, resync on a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from medialoom.protocol import codec
+from medialoom.protocol import messages as m
+from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
+
+DEFAULT_CLIENTS = "tcp://127.0.0.1:5570"
+DEFAULT_EVENTS = "tcp://127.0.0.1:5573"
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+Job = dict[str, Any]
+
+
+class ClientError(MedialoomError):
+    """The broker refused a request; ``code`` is the stable wire code."""
+
+
+def merge_event(job: Job, event: dict[str, Any]) -> Job:
+    """The job map after an EVENT body (status, attempts, progress, error, seq)."""
+    out = dict(job)
+    for key in ("status", "attempts", "progress", "error", "seq"):
+        if key in event:
+            out[key] = event[key]
+    if event.get("kind"):
+        out["kind"] = event["kind"]
+    out.setdefault("id", event.get("job"))
+    return out
+
+
+class _Api:
+    """Request builders shared by both clients; ``_call`` is sync or async."""
+
+    def __init__(self, endpoint: str, events: str, timeout_s: float) -> None:
+        self.endpoint = endpoint
+        self.events = events
+        self.timeout_s = timeout_s
+        self._rids = itertools.count(1)
+
+    def _call(self, msg: Any, key: str | None) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _rid(self) -> int:
+        return next(self._rids)
+
+    def _unreachable(self) -> BrokerUnavailable:
+        return BrokerUnavailable(f"no answer from the broker at {self.endpoint} within "
+                                 f"{self.timeout_s:g} s; is it running (medialoom up)?")
+
+    @staticmethod
+    def _result(msg: m.Reply | m.Error, key: str | None) -> Any:
+        if isinstance(msg, m.Error):
+            raise ClientError(msg.message, code=msg.code, details=msg.details)
+        return msg.data if key is None else msg.data[key]
+
+    def hello(self) -> Any:
+        """Protocol version, broker version, kinds and limits."""
+        return self._call(m.Hello(rid=self._rid(), client="medialoom-python"), None)
+
+    def ping(self) -> Any:
+        """The broker's clock; raises BrokerUnavailable if it does not answer."""
+        return self._call(m.Ping(rid=self._rid()), "now")
+
+    def start(self, kind: str, paths: list[str] | None = None, params: dict[str, Any] | None = None,
+              *, priority: str = "normal", dry_run: bool = False, allow_conflict: bool = False,
+              max_attempts: int = 0) -> Any:
+        """Start a job; returns its job map once the broker has persisted it."""
+        return self._call(m.Start(rid=self._rid(), kind=kind, paths=list(paths or []),
+                                  params=dict(params or {}), priority=priority, dry_run=dry_run,
+                                  allow_conflict=allow_conflict, max_attempts=max_attempts), "job")
+
+    def status(self, job_id: str) -> Any:
+        """The job map now."""
+        return self._call(m.Status(rid=self._rid(), job=job_id), "job")
+
+    def cancel(self, job_id: str) -> Any:
+        """Cancel a queued job at once, or ask the worker to stop a running one."""
+        return self._call(m.Cancel(rid=self._rid(), job=job_id), "job")
+
+    def clear(self, job_id: str) -> Any:
+        """Delete a finished job and its results."""
+        return self._call(m.Clear(rid=self._rid(), job=job_id), "cleared")
+
+    def list(self, status: list[str] | None = None, kind: list[str] | None = None,
+             limit: int = 50, offset: int = 0, order: str = "-created") -> Any:
+        """``{"jobs": [...], "total": n}``."""
+        return self._call(m.List(rid=self._rid(), status=list(status or []),
+                                 kind=list(kind or []), limit=limit, offset=offset,
+                                 order=order), None)
+
+    def stats(self) -> Any:
+        """Counts by status, items processed, success rate, mean duration, workers."""
+        return self._call(m.Stats(rid=self._rid()), None)
+
+    def results(self, job_id: str, status: list[str] | None = None, limit: int = 100,
+                offset: int = 0) -> Any:
+        """``{"items": [...], "total": n}``: a page of the job's item results."""
+        return self._call(m.Results(rid=self._rid(), job=job_id, status=list(status or []),
+                                    limit=limit, offset=offset), None)
+
+
+class AsyncClient(_Api):
+    """asyncio client; requests may run concurrently (pipelined by rid)."""
+
+    def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
+                 timeout_s: float = 5.0, ctx: zmq.asyncio.Context | None = None) -> None:
+        super().__init__(endpoint, events, timeout_s)
+        self.ctx = ctx or zmq.asyncio.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SNDHWM, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.sock.connect(endpoint)
+        self._pending: dict[int, asyncio.Future[m.Reply | m.Error]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the reader and close the socket."""
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except asyncio.CancelledError:
+                pass
+        self.sock.close(linger=0)
+
+    async def _read(self) -> None:
+        while True:
+            frames = await self.sock.recv_multipart()
+            try:
+                msg = codec.decode(frames, "reply")
+            except MedialoomError:
+                continue
+            fut = self._pending.pop(msg.rid, None)  # type: ignore[union-attr]
+            if fut is not None and not fut.done():
+                fut.set_result(msg)  # type: ignore[arg-type]
+
+    async def request(self, msg: Any, timeout_s: float | None = -1.0) -> m.Reply | m.Error:
+        """Send one request and await its reply (timeout None waits forever)."""
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+        fut: asyncio.Future[m.Reply | m.Error] = asyncio.get_running_loop().create_future()
+        self._pending[msg.rid] = fut
+        await self.sock.send_multipart(codec.encode(msg, "client"))
+        try:
+            return await asyncio.wait_for(fut, self.timeout_s if timeout_s == -1.0 else timeout_s)
+        except TimeoutError:
+            raise self._unreachable() from None
+        finally:
+            self._pending.pop(msg.rid, None)
+
+    async def _call(self, msg: Any, key: str | None) -> Any:
+        return self._result(await self.request(msg), key)
+
+    async def wait(self, job_id: str, timeout_s: float | None = None, poll_s: float = 5.0) -> Job:
+        """The job map once it has finished (re-asks every poll_s, so a broker restart is fine)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                reply = await self.request(m.Wait(rid=self._rid(), job=job_id), poll_s)
+                return self._result(reply, "job")
+            except BrokerUnavailable:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
+            job = await self.status(job_id)
+            if job["status"] in TERMINAL:
+                return job
+
+    async def watch(self, job_id: str | None = None, *, until_done: bool = True,
+                    resync_s: float = 2.0) -> AsyncIterator[Job]:
+        """Yield job maps as they change; one job (until it finishes) or all jobs."""
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.RCVHWM, 100_000)
+        sub.connect(self.events)
+        sub.setsockopt(zmq.SUBSCRIBE, codec.topic(job_id) if job_id else b"job/")
+        seen: dict[str, Job] = {}
+        try:
+            await asyncio.sleep(0.05)  # let the subscription reach the broker
+            if job_id:
+                snap = await self.status(job_id)
+                seen[job_id] = snap
+                yield snap
+                if until_done and snap["status"] in TERMINAL:
+                    return
+            while True:
+                if not await sub.poll(timeout=int(resync_s * 1000)):
+                    if job_id:  # quiet: check on the reliable channel (events are lossy)
+                        snap = await self.status(job_id)
+                        if snap["seq"] > seen[job_id]["seq"]:
+                            seen[job_id] = snap
+                            yield snap
+                            if until_done and snap["status"] in TERMINAL:
+                                return
+                    continue
+                frames = await sub.recv_multipart()
+                try:
+                    event = codec.unpack_body(frames[-1])
+                except MedialoomError:
+                    continue
+                jid, seq = event.get("job"), event.get("seq", 0)
+                last = seen.get(jid)
+                if last is not None and seq <= last["seq"]:
+                    continue
+                if last is None or seq > last["seq"] + 1:
+                    try:
+                        job = merge_event(await self.status(jid), {})
+                    except ClientError:
+                        continue
+                    if job["seq"] < seq:
+                        job = merge_event(job, event)
+                else:
+                    job = merge_event(last, event)
+                seen[jid] = job
+                yield job
+                if job_id and until_done and job["status"] in TERMINAL:
+                    return
+        finally:
+            sub.close(linger=0)
+
+
+class Client(_Api):
+    """Blocking client: one request at a time on its own DEALER socket."""
+
+    def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
+                 timeout_s: float = 5.0, ctx: zmq.Context | None = None) -> None:
+        super().__init__(endpoint, events, timeout_s)
+        self.ctx = ctx or zmq.Context.instance()
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(self.endpoint)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close(linger=0)
+
+    def request(self, msg: Any, timeout_s: float | None = -1.0) -> m.Reply | m.Error:
+        """Send one request and block for its reply."""
+        timeout = self.timeout_s if timeout_s == -1.0 else timeout_s
+        self.sock.send_multipart(codec.encode(msg, "client"))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.sock.poll(None if left is None else int(left * 1000)):
+                # a late reply must not be read as the answer to the next request
+                self.close()
+                self._connect()
+                raise self._unreachable()
+            try:
+                reply = codec.decode(self.sock.recv_multipart(), "reply")
+            except MedialoomError:
+                continue
+            if reply.rid == msg.rid:  # type: ignore[union-attr]
+                return reply  # type: ignore[return-value]
+
+    def _call(self, msg: Any, key: str | None) -> Any:
+        return self._result(self.request(msg), key)
+
+    def wait(self, job_id: str, timeout_s: float | None = None, poll_s: float = 5.0) -> Job:
+        """The job map once it has finished."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                return self._result(self.request(m.Wait(rid=self._rid(), job=job_id), poll_s),
+                                    "job")
+            except BrokerUnavailable:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
+            job = self.status(job_id)
+            if job["status"] in TERMINAL:
+                return job
+
+    def watch(self, job_id: str | None = None, *, until_done: bool = True) -> Iterator[Job]:
+        """Blocking form of AsyncClient.watch (runs it on a private event loop)."""
+        loop = asyncio.new_event_loop()
+        actx = zmq.asyncio.Context()
+        client = AsyncClient(self.endpoint, self.events, self.timeout_s, ctx=actx)
+        agen = client.watch(job_id, until_done=until_done)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(agen.aclose())
+            loop.run_until_complete(client.close())
+            loop.close()
+            actx.term()

@@ -1,0 +1,1 @@
+"""medialoom: long batch jobs over media libraries on a ZeroMQ fabric."""

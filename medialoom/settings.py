@@ -1,0 +1,72 @@
+"""Settings: a TOML file, then MEDIALOOM_* environment variables, then command-line flags.
+
+Only the ``__main__`` functions call this; the result is turned into the
+frozen config of each process and passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+#: setting name -> type; environment variable is MEDIALOOM_<NAME upper>
+KEYS: dict[str, type] = {
+    "data_dir": str, "roots": list, "host": str, "clients": str, "workers": str,
+    "events_in": str, "events_out": str, "heartbeat_interval_s": float,
+    "heartbeat_liveness": int, "max_attempts": int, "queue_max": int,
+    "retention_days": float, "sync": str, "slots": int, "gateway": str, "token": str,
+    "auth": str,
+}
+
+
+def default_config_file() -> Path:
+    """~/.config/medialoom/config.toml (or under XDG_CONFIG_HOME)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "medialoom" / "config.toml"
+
+
+def default_data_dir() -> str:
+    """~/.local/share/medialoom (or under XDG_DATA_HOME)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "medialoom")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = KEYS[name]
+    if kind is list:
+        if isinstance(value, str):
+            return [v for v in value.split(os.pathsep) if v]
+        return list(value)
+    return kind(value)
+
+
+def load(config_file: str | None = None, flags: dict[str, Any] | None = None,
+         environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Merged settings; later sources win: file < environment < flags (None = not given)."""
+    environ = dict(os.environ) if environ is None else environ
+    path = Path(config_file or environ.get("MEDIALOOM_CONFIG") or default_config_file())
+    out: dict[str, Any] = {}
+    if path.is_file():
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        for name, value in data.items():
+            if name in KEYS:
+                out[name] = _coerce(name, value)
+    for name in KEYS:
+        value = environ.get(f"MEDIALOOM_{name.upper()}")
+        if value not in (None, ""):
+            out[name] = _coerce(name, value)
+    for name, value in (flags or {}).items():
+        if value is not None and value != []:
+            out[name] = _coerce(name, value) if name in KEYS else value
+    return out
+
+
+def endpoints(settings: dict[str, Any]) -> dict[str, str]:
+    """The four broker endpoints; ``host`` changes the host of the defaults."""
+    host = settings.get("host", "127.0.0.1")
+    return {name: settings.get(name) or f"tcp://{host}:{port}"
+            for name, port in (("clients", 5570), ("workers", 5571), ("events_in", 5572),
+                               ("events_out", 5573))}

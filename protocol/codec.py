@@ -1,0 +1,123 @@
+"""Bytes <-> messages for protocol version 1 (SPEC.md sections 2-3).
+
+The only module that knows bytes.  A message is a version tag frame plus one
+msgpack map whose ``cmd`` key holds the wire word; the event channel puts a
+topic frame in front.  Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import msgpack
+
+from .errors import RemoteProtocolError
+from .messages import CHANNELS, FIELDS, Event, Message, Progress
+
+#: version tag frame per channel
+TAGS = {
+    "client": b"MLC1",
+    "reply": b"MLC1",
+    "worker": b"MLW1",
+    "broker": b"MLW1",
+    "event": b"MLE1",
+}
+#: largest body a peer may send on the client channel; larger gets protocol.too_large
+MAX_BODY_BYTES = 1 << 20
+#: hard cap enforced by ZeroMQ itself (ZMQ_MAXMSGSIZE): the connection is dropped
+HARD_MAX_BYTES = 64 << 20
+_INT64 = (1 << 63) - 1
+
+
+def _pack(body: dict[str, Any]) -> bytes:
+    return msgpack.packb(body, use_bin_type=True)
+
+
+def body_of(msg: Message) -> dict[str, Any]:
+    """The wire map of a message: ``cmd`` first, then its fields in order."""
+    body: dict[str, Any] = {"cmd": msg.WORD}  # type: ignore[union-attr]
+    for f in dataclasses.fields(msg):  # type: ignore[arg-type]
+        body[f.name] = getattr(msg, f.name)
+    return body
+
+
+def encode(msg: Message, channel: str) -> list[bytes]:
+    """Frames for msg on channel: ``[tag, body]`` (events: ``[topic, tag, body]``)."""
+    packed = _pack(body_of(msg))
+    if channel == "event":
+        assert isinstance(msg, (Progress, Event))
+        return [topic(msg.job), TAGS[channel], packed]
+    return [TAGS[channel], packed]
+
+
+def topic(job_id: str) -> bytes:
+    """Event topic of a job; subscribe to b"job/" for every job."""
+    return b"job/" + job_id.encode()
+
+
+def unpack_body(data: bytes) -> dict[str, Any]:
+    """Decode one msgpack map body; RemoteProtocolError if it is not one."""
+    try:
+        body = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise RemoteProtocolError(f"body is not valid msgpack: {exc}") from None
+    if not isinstance(body, dict):
+        raise RemoteProtocolError("body must be a msgpack map")
+    return body
+
+
+def request_id(frames: list[bytes]) -> int:
+    """Best-effort rid of a message that failed to decode (0 if none is readable)."""
+    try:
+        rid = unpack_body(frames[-1]).get("rid", 0)
+    except (RemoteProtocolError, IndexError):
+        return 0
+    return rid if isinstance(rid, int) and 0 <= rid <= _INT64 else 0
+
+
+def decode(frames: list[bytes], channel: str) -> Message:
+    """Message from frames on channel; RemoteProtocolError with a wire code if invalid."""
+    if channel == "event":
+        if len(frames) != 3:
+            raise RemoteProtocolError("an event is three frames: topic, tag, body")
+        frames = frames[1:]
+    if len(frames) != 2:
+        raise RemoteProtocolError("a message is two frames: version tag and body")
+    tag, data = frames
+    if tag != TAGS[channel]:
+        raise RemoteProtocolError(
+            f"version tag {tag[:16]!r} is not {TAGS[channel]!r}", code="protocol.bad_version"
+        )
+    if channel == "client" and len(data) > MAX_BODY_BYTES:
+        raise RemoteProtocolError(
+            f"message of {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES}",
+            code="protocol.too_large",
+        )
+    body = unpack_body(data)
+    word = body.get("cmd")
+    cls = CHANNELS[channel].get(word) if isinstance(word, str) else None
+    if cls is None:
+        raise RemoteProtocolError(f"unknown command {word!r}", code="protocol.unknown_command")
+    kwargs: dict[str, Any] = {}
+    for name, types, required in FIELDS[cls]:
+        if name not in body:
+            if required:
+                raise RemoteProtocolError(
+                    f"{word} needs field {name!r}", code="protocol.bad_field",
+                    details={"field": name},
+                )
+            continue
+        value = body[name]
+        if types is not None and (
+            not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        ):
+            raise RemoteProtocolError(
+                f"{word} field {name!r} must be {types[0].__name__}, not {type(value).__name__}",
+                code="protocol.bad_field", details={"field": name},
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value <= _INT64:
+            raise RemoteProtocolError(f"{word} field {name!r} is out of range",
+                                      code="protocol.bad_field", details={"field": name})
+        kwargs[name] = value
+    return cls(**kwargs)

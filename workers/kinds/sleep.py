@@ -1,0 +1,43 @@
+"""Kind ``sleep``: waits ``seconds`` in ``steps`` steps, one item per step.
+
+Used by the benchmark and the tests, and handy to check a deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from medialoom.workers.context import JobContext
+
+from . import Kind, Param
+
+
+async def run(ctx: JobContext) -> dict[str, Any]:
+    """Sleep seconds/steps per step, reporting one item per step."""
+    seconds = float(ctx.params["seconds"])
+    steps = int(ctx.params["steps"])
+    if ctx.params.get("fail"):
+        from medialoom.workers.errors import JobFailed
+        raise JobFailed("failed on request (fail=true)", code="job.failed")
+    ctx.set_total(steps)
+    per_step = seconds / steps if steps else 0.0
+    for step in range(steps):
+        await ctx.checkpoint()
+        if per_step:
+            await asyncio.sleep(per_step)
+        ctx.item(f"step {step + 1}", "ok", index=step, duration_ms=per_step * 1000)
+    return {"slept_s": seconds}
+
+
+KIND = Kind(
+    name="sleep",
+    run=run,
+    params={
+        "seconds": Param((float, int), 0.0, "total time to sleep"),
+        "steps": Param((int,), 1, "number of progress steps (items)"),
+        "fail": Param((bool,), False, "fail the job instead (for tests)"),
+    },
+    needs_paths=False,
+    description="sleep in steps; a no-op job for benchmarks and checks",
+)

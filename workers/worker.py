@@ -1,0 +1,244 @@
+"""One worker process: a peer of the broker on the worker channel (SPEC.md section 6).
+
+It announces its kinds and free slots (READY), heartbeats, runs DISPATCHed
+attempts as asyncio tasks (blocking work in the thread pool), sends item
+results in batches (ITEMS) and the end of each attempt (DONE / FAILED /
+CANCELLED), and publishes coalesced PROGRESS on its PUB socket.  The receive
+loop never waits on a job, so heartbeats and CANCEL are answered at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from medialoom.protocol import codec
+from medialoom.protocol import messages as m
+from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
+
+from .config import WorkerConfig
+from .context import JobContext
+from .errors import JobCancelled, JobFailed
+from .kinds import Kind, load_kinds
+
+log = logging.getLogger("medialoom.worker")
+
+
+class Worker:
+    """The worker process's loops and its running attempts."""
+
+    def __init__(self, config: WorkerConfig, kinds: dict[str, Kind]) -> None:
+        self.config = config
+        self.kinds = kinds
+        self.ctx = zmq.asyncio.Context()
+        self.dealer: zmq.asyncio.Socket | None = None
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.LINGER, 1000)
+        self.pub.setsockopt(zmq.SNDHWM, 100_000)
+        self.pub.connect(config.events_in)
+        self.outbox: asyncio.Queue[list[bytes]] = asyncio.Queue()
+        self.running: dict[str, JobContext] = {}
+        self.broker_expiry = 0.0
+        self.host = socket.gethostname()
+        self.done = 0
+        self.reconnect = False
+
+    def __repr__(self) -> str:
+        return f"<Worker pid={os.getpid()} running={len(self.running)} done={self.done}>"
+
+    # --- Reporter (called by JobContext) ---------------------------------------------
+
+    def send_items(self, ctx: JobContext, items: list[dict[str, Any]]) -> None:
+        self.send(m.Items(job=ctx.job_id, attempt=ctx.attempt, items=items,
+                          progress=ctx.progress()))
+
+    def send_progress(self, ctx: JobContext) -> None:
+        frames = codec.encode(m.Progress(job=ctx.job_id, attempt=ctx.attempt,
+                                         progress=ctx.progress()), "event")
+        try:
+            self.pub.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # progress is lossy by design
+
+    def send(self, msg: m.WorkerMessage) -> None:
+        """Queue a message for the broker (the sender task keeps the order)."""
+        self.outbox.put_nowait(codec.encode(msg, "worker"))
+
+    # --- connection --------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """(Re)open the DEALER and announce ourselves with the attempts still running."""
+        if self.dealer is not None:
+            self.dealer.close(linger=0)
+        self.dealer = self.ctx.socket(zmq.DEALER)
+        self.dealer.setsockopt(zmq.LINGER, 1000)
+        self.dealer.setsockopt(zmq.SNDHWM, 100_000)
+        self.dealer.connect(self.config.workers)
+        self.broker_expiry = time.monotonic() + self.timeout_s
+        running = [[c.job_id, c.attempt] for c in self.running.values()]
+        kinds = sorted(self.config.kinds or self.kinds)
+        ready = m.Ready(kinds=kinds, slots=self.config.slots, host=self.host, pid=os.getpid(),
+                        running=running)
+        # READY goes first on the new socket, ahead of anything queued in the outbox
+        self.dealer.send_multipart(codec.encode(ready, "worker"))
+
+    @property
+    def timeout_s(self) -> float:
+        return self.config.heartbeat_interval_s * self.config.heartbeat_liveness
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until stop is set, then tell the broker we are leaving."""
+        self.connect()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(self._receive(tg)), tg.create_task(self._sender()),
+                         tg.create_task(self._heartbeat())]
+                await stop.wait()
+                for ctx in self.running.values():
+                    ctx.request_cancel()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            if self.dealer is not None:
+                await self.dealer.send_multipart(codec.encode(m.Disconnect(reason="stopping"),
+                                                              "worker"))
+                self.dealer.close(linger=500)
+            self.pub.close(linger=500)
+            self.ctx.term()
+
+    async def _sender(self) -> None:
+        while True:
+            frames = await self.outbox.get()
+            assert self.dealer is not None
+            await self.dealer.send_multipart(frames)
+
+    async def _heartbeat(self) -> None:
+        parent = os.getppid()
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval_s)
+            if os.getppid() != parent:
+                log.warning("pool supervisor died; stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+            if time.monotonic() > self.broker_expiry:
+                log.warning("broker silent for %.1f s; reconnecting to %s", self.timeout_s,
+                            self.config.workers)
+                self.broker_expiry = time.monotonic() + self.timeout_s
+                self.reconnect = True
+            self.send(m.Heartbeat())
+
+    async def _receive(self, tg: asyncio.TaskGroup) -> None:
+        while True:
+            if self.reconnect:
+                self.reconnect = False
+                self.connect()
+            assert self.dealer is not None
+            if not await self.dealer.poll(timeout=int(self.config.heartbeat_interval_s * 500)):
+                continue
+            frames = await self.dealer.recv_multipart()
+            self.broker_expiry = time.monotonic() + self.timeout_s
+            try:
+                msg = codec.decode(frames, "broker")
+            except RemoteProtocolError as exc:
+                log.warning("dropped bad broker message: %s", exc.message)
+                continue
+            if isinstance(msg, m.Dispatch):
+                if msg.job in self.running:
+                    continue
+                ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind,
+                                 paths=msg.paths, params=msg.params, dry_run=msg.dry_run,
+                                 roots=msg.roots, reporter=self)
+                self.running[msg.job] = ctx
+                tg.create_task(self._run_job(ctx))
+            elif isinstance(msg, m.CancelJob):
+                ctx = self.running.get(msg.job)
+                if ctx is not None and ctx.attempt == msg.attempt:
+                    ctx.request_cancel()
+            elif isinstance(msg, m.Disconnect):
+                log.info("broker asked us to register again (%s)", msg.reason)
+                self.connect()
+
+    async def _run_job(self, ctx: JobContext) -> None:
+        self.send(m.Accept(job=ctx.job_id, attempt=ctx.attempt))
+        end: m.WorkerMessage
+        try:
+            kind = self.kinds.get(ctx.kind)
+            if kind is None:
+                raise JobFailed(f"this worker does not serve kind {ctx.kind!r}",
+                                code="job.unknown_kind", retry=True)
+            result = await kind.run(ctx) or {}
+            ctx.flush_items()
+            end = m.Done(job=ctx.job_id, attempt=ctx.attempt, progress=ctx.progress(),
+                         result={**ctx.result, **result})
+        except JobCancelled:
+            ctx.flush_items()
+            end = m.Cancelled(job=ctx.job_id, attempt=ctx.attempt, progress=ctx.progress())
+        except JobFailed as exc:
+            ctx.flush_items()
+            end = m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=exc.code,
+                           message=exc.message, retry=exc.retry, progress=ctx.progress())
+        except MedialoomError as exc:
+            ctx.flush_items()
+            end = m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=exc.code,
+                           message=exc.message, progress=ctx.progress())
+        except Exception as exc:
+            log.exception("job %s (%s) crashed", ctx.job_id, ctx.kind)
+            ctx.flush_items()
+            end = m.Failed(job=ctx.job_id, attempt=ctx.attempt, code="internal",
+                           message=f"{type(exc).__name__}: {exc}", progress=ctx.progress())
+        self.running.pop(ctx.job_id, None)
+        self.done += 1
+        self.send(end)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m medialoom.workers.worker",
+                                description="One medialoom worker process (the pool starts these).")
+    p.add_argument("--workers", default="tcp://127.0.0.1:5571", help="broker worker endpoint")
+    p.add_argument("--events", default="tcp://127.0.0.1:5572", help="broker events-in endpoint")
+    p.add_argument("--slots", type=int, default=4, help="jobs this process runs at once")
+    p.add_argument("--kind", action="append", default=[], help="serve only these kinds")
+    p.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds")
+    p.add_argument("--liveness", type=int, default=3, help="missed heartbeats before reconnect")
+    p.add_argument("--threads", type=int, default=4, help="threads for blocking work")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+async def amain(config: WorkerConfig) -> None:
+    """Run one worker process until SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(config.threads))
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    kinds = load_kinds()
+    if config.kinds:
+        kinds = {k: v for k, v in kinds.items() if k in config.kinds}
+    await Worker(config, kinds).run(stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of one worker process; exit code 0 after a clean stop."""
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
+    config = WorkerConfig(workers=args.workers, events_in=args.events, slots=args.slots,
+                          kinds=tuple(args.kind), heartbeat_interval_s=args.heartbeat,
+                          heartbeat_liveness=args.liveness, threads=args.threads)
+    asyncio.run(amain(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
