@@ -67,6 +67,7 @@ class Job:
     failed: int = 0
     current: str = ""
     rate: float = 0.0
+    planned: bool = False
     # broker-only, never stored
     worker: bytes | None = None
     not_before: float = 0.0
@@ -124,13 +125,13 @@ def job_map(job: Job) -> dict[str, Any]:
             "created": job.created, "started": job.started, "updated": job.updated,
             "finished": job.finished, "error": job.error,
             "cancel_requested": job.cancel_requested, "seq": job.seq, "result": job.result,
-            "progress": progress_map(job)}
+            "planned": job.planned, "progress": progress_map(job)}
 
 
 COLUMNS = ("id", "kind", "paths", "params", "priority", "dry_run", "status", "attempts",
            "max_attempts", "created", "started", "updated", "finished", "error",
            "cancel_requested", "seq", "result", "total", "processed", "succeeded", "skipped",
-           "failed", "current", "rate")
+           "failed", "current", "rate", "planned")
 _JSON = frozenset({"paths", "params", "error", "result"})
 
 
@@ -146,6 +147,7 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
               for c, v in zip(COLUMNS, row, strict=True)}
     values["dry_run"] = bool(values["dry_run"])
     values["cancel_requested"] = bool(values["cancel_requested"])
+    values["planned"] = bool(values["planned"])
     job = Job(**values)
     job.durable = True
     return job

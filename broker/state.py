@@ -25,6 +25,7 @@ Results whose attempt is not the job's current attempt are ignored.
 from __future__ import annotations
 
 import heapq
+import json
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -320,6 +321,14 @@ class BrokerState:
         self.pending[token] = ("results", peer, msg.rid, msg)
         return [Query("results", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
 
+    def handle_plan(self, peer: bytes, msg: m.Plan, now: float) -> list[Effect]:
+        if not 0 < msg.limit <= MAX_PAGE or msg.offset < 0:
+            raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
+                       {"field": "limit"})
+        token = next(self.tokens)
+        self.pending[token] = ("plan", peer, msg.rid, msg)
+        return [Query("plan", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
+
     def finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
         """Complete the request that asked for a store read."""
         then, peer, rid, msg = self.pending.pop(token)
@@ -375,6 +384,25 @@ class BrokerState:
         items, total = result
         return [ToClient(peer, m.Reply(rid=rid, data={"items": items, "total": total}))]
 
+    def _finish_plan(self, peer: bytes, rid: int, msg: Any,
+                     result: tuple[list[dict[str, Any]], int] | None,
+                     now: float) -> list[Effect]:
+        if result is None:
+            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
+        ops, total = result
+        job = self.job(msg.job)
+        data = {"ops": ops, "total": total, "complete": bool(job and job.planned)}
+        return [ToClient(peer, m.Reply(rid=rid, data=data))]
+
+    def _finish_fetch(self, peer: bytes, rid: int, msg: Any,
+                      result: tuple[list[dict[str, Any]], int] | None,
+                      now: float) -> list[Effect]:
+        if result is None:
+            error = {"code": "job.not_found", "message": f"no job {msg.source}"}
+            return [ToWorker(peer, m.Page(rid=rid, error=error))]
+        rows, total = result
+        return [ToWorker(peer, m.Page(rid=rid, rows=rows, total=total))]
+
     # --- workers -------------------------------------------------------------------
 
     def handle_worker(self, peer: bytes, msg: m.WorkerMessage, now: float) -> list[Effect]:
@@ -395,6 +423,10 @@ class BrokerState:
             out = self.handle_failed(peer, msg, now)
         elif isinstance(msg, m.Cancelled):
             out = self.handle_cancelled(peer, msg, now)
+        elif isinstance(msg, m.PlanOps):
+            out = self.handle_plan_ops(msg, now)
+        elif isinstance(msg, m.Fetch):
+            out = self.handle_fetch(peer, msg, now)
         if worker is None:
             out.append(ToWorker(peer, m.Disconnect(reason="unknown worker; send READY")))
         return out
@@ -454,6 +486,36 @@ class BrokerState:
         job.apply_progress(msg.progress)
         job.updated = now
         return [Persist((("items", tuple(rows)),))]
+
+    def handle_plan_ops(self, msg: m.PlanOps, now: float) -> list[Effect]:
+        job = self._current(msg.job, msg.attempt)
+        if job is None or job.planned:
+            return []  # a complete plan is never replaced
+        rows = []
+        for op in msg.ops[:1024]:
+            if not isinstance(op, dict) or not isinstance(op.get("i"), int):
+                continue
+            rows.append((job.id, op["i"], str(op.get("op", "")), str(op.get("src", "")),
+                         str(op.get("dst", "")), json.dumps(op.get("expect") or {}),
+                         str(op.get("status", "planned")), str(op.get("message", ""))[:4096],
+                         json.dumps(op.get("details") or {})))
+        out: list[Effect] = [Persist((("plan", tuple(rows)),))]
+        if msg.complete:
+            job.planned = True
+            job.updated = now
+            out.append(Persist((("job", job_row(job)),)))
+        return out
+
+    def handle_fetch(self, peer: bytes, msg: m.Fetch, now: float) -> list[Effect]:
+        """A worker reads a stored plan or item results (its own job's, or a rollback target's)."""
+        if msg.what not in ("plan", "items") or not 0 < msg.limit <= MAX_PAGE:
+            error = {"code": "protocol.bad_field", "message": "what must be plan or items, "
+                     f"limit 1..{MAX_PAGE}"}
+            return [ToWorker(peer, m.Page(rid=msg.rid, error=error))]
+        token = next(self.tokens)
+        self.pending[token] = ("fetch", peer, msg.rid, msg)
+        name = "plan" if msg.what == "plan" else "results"
+        return [Query(name, (msg.source, tuple(msg.status), msg.limit, msg.offset), token)]
 
     def handle_progress(self, msg: m.Progress, now: float) -> list[Effect]:
         """A worker's progress event: apply it and republish it with the next seq."""
@@ -562,7 +624,7 @@ class BrokerState:
         self.counters["dispatched"] += 1
         dispatch = m.Dispatch(job=job.id, attempt=job.attempts, kind=job.kind, paths=job.paths,
                               params=job.params, dry_run=job.dry_run,
-                              roots=list(self.config.roots))
+                              roots=list(self.config.roots), has_plan=job.planned)
         return [Persist((("job", job_row(job)),)), ToWorker(worker.peer, dispatch),
                 self._event(job, now)]
 

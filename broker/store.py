@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   dry_run INTEGER, status TEXT NOT NULL, attempts INTEGER, max_attempts INTEGER,
   created REAL, started REAL, updated REAL, finished REAL, error TEXT,
   cancel_requested INTEGER, seq INTEGER, result TEXT, total INTEGER, processed INTEGER,
-  succeeded INTEGER, skipped INTEGER, failed INTEGER, current TEXT, rate REAL
+  succeeded INTEGER, skipped INTEGER, failed INTEGER, current TEXT, rate REAL,
+  planned INTEGER DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
@@ -40,11 +41,16 @@ CREATE TABLE IF NOT EXISTS items (
   duration_ms REAL, details TEXT, PRIMARY KEY (job_id, i)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status, i);
+CREATE TABLE IF NOT EXISTS plan (
+  job_id TEXT NOT NULL, i INTEGER NOT NULL, op TEXT, src TEXT, dst TEXT, expect TEXT,
+  status TEXT, message TEXT, details TEXT, PRIMARY KEY (job_id, i)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 """
 _INSERT_JOB = f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _INSERT_ITEM = "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_PLAN = "INSERT OR REPLACE INTO plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ORDER_SQL = {"created": "created", "updated": "updated", "priority": "priority",
               "status": "status", "kind": "kind", "finished": "finished"}
 MAX_BATCH = 2000
@@ -150,12 +156,15 @@ class Store:
                     jobs[op[1][0]] = op[1]
                 elif op[0] == "items":
                     conn.executemany(_INSERT_ITEM, [(*r[:6], json.dumps(r[6])) for r in op[1]])
+                elif op[0] == "plan":
+                    conn.executemany(_INSERT_PLAN, op[1])
                 else:
                     if jobs:
                         conn.executemany(_INSERT_JOB, jobs.values())
                         jobs.clear()
                     if op[0] == "delete":
                         conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
+                        conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
                         conn.execute("DELETE FROM jobs WHERE id = ?", (op[1],))
                     elif op[0] == "purge":
                         self._purge(conn, op[1])
@@ -169,6 +178,7 @@ class Store:
         old = "SELECT id FROM jobs WHERE finished IS NOT NULL AND finished < ? AND status IN " \
               "('completed', 'failed', 'cancelled')"
         conn.execute(f"DELETE FROM items WHERE job_id IN ({old})", (cutoff,))
+        conn.execute(f"DELETE FROM plan WHERE job_id IN ({old})", (cutoff,))
         conn.execute("DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ? AND status "
                      "IN ('completed', 'failed', 'cancelled')", (cutoff,))
 
@@ -231,3 +241,20 @@ class Store:
                   "details": json.loads(det) if det else {}} for i, p, s, msg, d, det in rows],
                 total)
 
+    @staticmethod
+    def _read_plan(conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
+                   limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
+        if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+            return None
+        where, args = "job_id = ?", [job_id]
+        if statuses:
+            where += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args += list(statuses)
+        rows = conn.execute(f"SELECT i, op, src, dst, expect, status, message, details FROM plan "
+                            f"WHERE {where} ORDER BY i LIMIT ? OFFSET ?",
+                            [*args, limit, offset]).fetchall()
+        total = conn.execute(f"SELECT COUNT(*) FROM plan WHERE {where}", args).fetchone()[0]
+        return ([{"i": i, "op": op, "src": src, "dst": dst,
+                  "expect": json.loads(exp) if exp else {}, "status": st, "message": msg,
+                  "details": json.loads(det) if det else {}}
+                 for i, op, src, dst, exp, st, msg, det in rows], total)

@@ -114,6 +114,13 @@ class _Api:
                                     limit=limit, offset=offset), None)
 
 
+    def plan(self, job_id: str, status: list[str] | None = None, limit: int = 100,
+             offset: int = 0) -> Any:
+        """``{"ops": [...], "total": n, "complete": bool}``: a page of a job's planned operations."""
+        return self._call(m.Plan(rid=self._rid(), job=job_id, status=list(status or []),
+                                 limit=limit, offset=offset), None)
+
+
 class AsyncClient(_Api):
     """asyncio client; requests may run concurrently (pipelined by rid)."""
 

@@ -119,6 +119,18 @@ class Results:
     offset: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Page through a file-changing job's planned operations."""
+
+    WORD: ClassVar[str] = "PLAN"
+    rid: int
+    job: str
+    status: list[str] = field(default_factory=list)
+    limit: int = 100
+    offset: int = 0
+
+
 # --- client channel: broker -> client ------------------------------------------
 
 
@@ -226,6 +238,32 @@ class Disconnect:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PlanOps:
+    """A batch of planned operations; complete marks the plan whole (it is never redone)."""
+
+    WORD: ClassVar[str] = "PLAN"
+    job: str
+    attempt: int
+    ops: list[Map]
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Ask for a page of a job's stored plan or item results (answered by PAGE)."""
+
+    WORD: ClassVar[str] = "FETCH"
+    rid: int
+    job: str
+    attempt: int
+    what: str
+    source: str
+    offset: int = 0
+    limit: int = 1000
+    status: list[str] = field(default_factory=list)
+
+
 # --- worker channel: broker -> worker ------------------------------------------
 
 
@@ -241,6 +279,18 @@ class Dispatch:
     params: Map = field(default_factory=dict)
     dry_run: bool = False
     roots: list[str] = field(default_factory=list)
+    has_plan: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Answer to FETCH: rows, the total, or an error map."""
+
+    WORD: ClassVar[str] = "PAGE"
+    rid: int
+    rows: list[Map] = field(default_factory=list)
+    total: int = 0
+    error: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +330,12 @@ class Event:
     ts: float = 0.0
 
 
-ClientRequest = Hello | Ping | Start | Status | Wait | Cancel | Clear | List | Stats | Results
+ClientRequest = (Hello | Ping | Start | Status | Wait | Cancel | Clear | List | Stats | Results
+                 | Plan)
 ClientReply = Reply | Error
-WorkerMessage = Ready | Heartbeat | Accept | Items | Done | Failed | Cancelled | Disconnect
-BrokerToWorker = Dispatch | CancelJob | Heartbeat | Disconnect
+WorkerMessage = (Ready | Heartbeat | Accept | Items | Done | Failed | Cancelled | Disconnect
+                 | PlanOps | Fetch)
+BrokerToWorker = Dispatch | CancelJob | Heartbeat | Disconnect | Page
 EventMessage = Progress | Event
 Message = ClientRequest | ClientReply | WorkerMessage | BrokerToWorker | EventMessage
 
@@ -294,10 +346,11 @@ def _table(*classes: type) -> dict[str, type]:
 
 #: channel name -> {wire word: class}
 CHANNELS: dict[str, dict[str, type]] = {
-    "client": _table(Hello, Ping, Start, Status, Wait, Cancel, Clear, List, Stats, Results),
+    "client": _table(Hello, Ping, Start, Status, Wait, Cancel, Clear, List, Stats, Results, Plan),
     "reply": _table(Reply, Error),
-    "worker": _table(Ready, Heartbeat, Accept, Items, Done, Failed, Cancelled, Disconnect),
-    "broker": _table(Dispatch, CancelJob, Heartbeat, Disconnect),
+    "worker": _table(Ready, Heartbeat, Accept, Items, Done, Failed, Cancelled, Disconnect,
+                     PlanOps, Fetch),
+    "broker": _table(Dispatch, CancelJob, Heartbeat, Disconnect, Page),
     "event": _table(Progress, Event),
 }
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 from .errors import JobCancelled, PathForbidden
@@ -33,6 +33,9 @@ class Reporter(Protocol):
 
     def send_items(self, ctx: JobContext, items: list[dict[str, Any]]) -> None: ...
     def send_progress(self, ctx: JobContext) -> None: ...
+    def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None: ...
+    async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
+                    statuses: list[str]) -> tuple[list[dict[str, Any]], int]: ...
 
 
 class JobContext:
@@ -40,13 +43,16 @@ class JobContext:
 
     def __init__(self, *, job_id: str, attempt: int, kind: str, paths: list[str],
                  params: dict[str, Any], dry_run: bool, roots: list[str],
-                 reporter: Reporter) -> None:
+                 reporter: Reporter, has_plan: bool = False) -> None:
         self.job_id = job_id
         self.attempt = attempt
         self.kind = kind
         self.paths = paths
         self.params = params
         self.dry_run = dry_run
+        #: True when the broker already holds this job's complete plan (a retried attempt)
+        self.has_plan = has_plan
+        self._plan: list[dict[str, Any]] = []
         self.roots = [os.path.realpath(r) for r in roots]
         self.result: dict[str, Any] = {}
         self._reporter = reporter
@@ -144,6 +150,47 @@ class JobContext:
         """Run a blocking function in the worker's thread pool."""
         return await asyncio.to_thread(fn, *args)
 
+    # --- plans (file-changing kinds, SPEC.md section 8) -----------------------------
+
+    def add_plan(self, op: dict[str, Any]) -> None:
+        """Add one planned operation ``{i, op, src, dst, expect, status, message, details}``."""
+        self._plan.append(op)
+        if len(self._plan) >= ITEM_BATCH:
+            batch, self._plan = self._plan, []
+            self._reporter.send_plan(self, batch, False)
+
+    def plan_complete(self) -> None:
+        """Send the rest of the plan and mark it complete at the broker."""
+        batch, self._plan = self._plan, []
+        self._reporter.send_plan(self, batch, True)
+        self.has_plan = True
+
+    async def stored_plan(self, job_id: str | None = None, page: int = 1000,
+                          ) -> AsyncIterator[dict[str, Any]]:
+        """The plan stored at the broker for this job (or another one), in index order."""
+        offset = 0
+        while True:
+            rows, total = await self._reporter.fetch(self, "plan", job_id or self.job_id,
+                                                     offset, page, [])
+            for row in rows:
+                yield row
+            offset += len(rows)
+            if not rows or offset >= total:
+                return
+
+    async def stored_items(self, job_id: str | None = None, statuses: list[str] | None = None,
+                           page: int = 1000) -> AsyncIterator[dict[str, Any]]:
+        """Item results stored at the broker for this job (or another one), in index order."""
+        offset = 0
+        while True:
+            rows, total = await self._reporter.fetch(self, "items", job_id or self.job_id,
+                                                     offset, page, list(statuses or []))
+            for row in rows:
+                yield row
+            offset += len(rows)
+            if not rows or offset >= total:
+                return
+
     def check_path(self, path: str) -> str:
         """The real path of path; PathForbidden if it lies outside the library roots."""
         real = os.path.realpath(path)
@@ -154,14 +201,39 @@ class JobContext:
 
 
 class CollectingReporter:
-    """A Reporter that keeps everything in lists: for running a kind in-process (tests, tools)."""
+    """A Reporter that keeps everything in memory: for running kinds in-process (tests, tools).
+
+    Like the broker, it keeps item results and plans per job id, the last
+    report for an index winning, so one reporter can serve a job, its retry
+    and its rollback.
+    """
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self.progress: list[dict[str, Any]] = []
+        self.plans: dict[str, dict[int, dict[str, Any]]] = {}
+        self.results: dict[str, dict[int, dict[str, Any]]] = {}
+        self.complete: set[str] = set()
 
     def send_items(self, ctx: JobContext, items: list[dict[str, Any]]) -> None:
         self.items.extend(items)
+        store = self.results.setdefault(ctx.job_id, {})
+        for item in items:
+            store[item["i"]] = item
 
     def send_progress(self, ctx: JobContext) -> None:
         self.progress.append(ctx.progress())
+
+    def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None:
+        store = self.plans.setdefault(ctx.job_id, {})
+        for op in ops:
+            store[op["i"]] = op
+        if complete:
+            self.complete.add(ctx.job_id)
+
+    async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
+                    statuses: list[str]) -> tuple[list[dict[str, Any]], int]:
+        store = (self.plans if what == "plan" else self.results).get(job_id, {})
+        rows = [store[i] for i in sorted(store)
+                if not statuses or store[i].get("status") in statuses]
+        return rows[offset:offset + limit], len(rows)

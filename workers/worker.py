@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from .errors import JobCancelled, JobFailed
 from .kinds import Kind, load_kinds
 
 log = logging.getLogger("medialoom.worker")
+FETCH_TIMEOUT_S = 30.0
 
 
 class Worker:
@@ -53,6 +55,8 @@ class Worker:
         self.host = socket.gethostname()
         self.done = 0
         self.reconnect = False
+        self.rids = itertools.count(1)
+        self.fetches: dict[int, asyncio.Future[m.Page]] = {}
 
     def __repr__(self) -> str:
         return f"<Worker pid={os.getpid()} running={len(self.running)} done={self.done}>"
@@ -70,6 +74,28 @@ class Worker:
             self.pub.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             pass  # progress is lossy by design
+
+    def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None:
+        self.send(m.PlanOps(job=ctx.job_id, attempt=ctx.attempt, ops=ops, complete=complete))
+
+    async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
+                    statuses: list[str]) -> tuple[list[dict[str, Any]], int]:
+        """A page of a stored plan or item results, through FETCH / PAGE."""
+        rid = next(self.rids)
+        fut: asyncio.Future[m.Page] = asyncio.get_running_loop().create_future()
+        self.fetches[rid] = fut
+        self.send(m.Fetch(rid=rid, job=ctx.job_id, attempt=ctx.attempt, what=what,
+                          source=job_id, offset=offset, limit=limit, status=statuses))
+        try:
+            page = await asyncio.wait_for(fut, FETCH_TIMEOUT_S)
+        except TimeoutError:
+            raise JobFailed(f"the broker did not answer a {what} fetch in {FETCH_TIMEOUT_S} s",
+                            code="broker.unavailable", retry=True) from None
+        finally:
+            self.fetches.pop(rid, None)
+        if page.error:
+            raise JobFailed(str(page.error.get("message")), code=str(page.error.get("code")))
+        return page.rows, page.total
 
     def send(self, msg: m.WorkerMessage) -> None:
         """Queue a message for the broker (the sender task keeps the order)."""
@@ -157,13 +183,17 @@ class Worker:
                     continue
                 ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind,
                                  paths=msg.paths, params=msg.params, dry_run=msg.dry_run,
-                                 roots=msg.roots, reporter=self)
+                                 roots=msg.roots, reporter=self, has_plan=msg.has_plan)
                 self.running[msg.job] = ctx
                 tg.create_task(self._run_job(ctx))
             elif isinstance(msg, m.CancelJob):
                 ctx = self.running.get(msg.job)
                 if ctx is not None and ctx.attempt == msg.attempt:
                     ctx.request_cancel()
+            elif isinstance(msg, m.Page):
+                fut = self.fetches.get(msg.rid)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
             elif isinstance(msg, m.Disconnect):
                 log.info("broker asked us to register again (%s)", msg.reason)
                 self.connect()
