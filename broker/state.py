@@ -288,10 +288,13 @@ class BrokerState:
         if msg.job in self.active:
             raise fail("job.not_finished", f"job {msg.job} is {self.active[msg.job].status}; "
                        "cancel it first", {"job": msg.job})
-        self.finished.pop(msg.job, None)
-        token = next(self.tokens)
-        self.pending[token] = ("clear", peer, msg.rid, msg)
-        return [Persist((("delete", msg.job),)), Query("get", (msg.job,), token)]
+        if self.finished.pop(msg.job, None) is None:
+            return self._lookup(peer, msg, now, "clear")
+        return self._delete(peer, msg.rid, msg.job)
+
+    def _delete(self, peer: bytes, rid: int, job_id: str) -> list[Effect]:
+        reply = ToClient(peer, m.Reply(rid=rid, data={"cleared": job_id}))
+        return [Persist((("delete", job_id),), then=(reply,))]
 
     def handle_list(self, peer: bytes, msg: m.List, now: float) -> list[Effect]:
         bad = [s for s in msg.status if s not in STATUSES]
@@ -358,8 +361,12 @@ class BrokerState:
 
     def _finish_clear(self, peer: bytes, rid: int, msg: Any, found: Job | None,
                       now: float) -> list[Effect]:
-        # the read ran after the delete: the job is gone either way; tell whether it existed
-        return [ToClient(peer, m.Reply(rid=rid, data={"cleared": msg.job}))]
+        if msg.job in self.active:
+            raise fail("job.not_finished", f"job {msg.job} is still active", {"job": msg.job})
+        if found is None:
+            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
+        self.finished.pop(msg.job, None)
+        return self._delete(peer, rid, msg.job)
 
     def _finish_list(self, peer: bytes, rid: int, msg: Any, result: tuple[list[Job], int],
                      now: float) -> list[Effect]:
