@@ -131,7 +131,17 @@ class BrokerActor:
             future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(
                 self._deliver, "start", (peer, msg, f)))
             return
-        self._execute(self.state.handle_client(peer, msg, time.time()))
+        self._guarded(peer, msg, None)
+
+    def _guarded(self, peer: bytes, msg: m.ClientRequest, resolved: list[str] | None) -> None:
+        """Handle a client request; a bug in the broker becomes an ``internal`` error reply."""
+        try:
+            effects = self.state.handle_client(peer, msg, time.time(), resolved)
+        except Exception:
+            log.exception("internal error handling %s", type(msg).__name__)
+            effects = [self.state.error(peer, msg.rid, RequestError(
+                "the broker failed on this request; its log has the details", code="internal"))]
+        self._execute(effects)
 
     def _on_worker(self, frames: list[bytes]) -> None:
         peer = frames[0]
@@ -171,7 +181,7 @@ class BrokerActor:
             except RequestError as exc:
                 self._execute([self.state.error(peer, msg.rid, exc)])
                 return
-            self._execute(self.state.handle_client(peer, msg, now, resolved))
+            self._guarded(peer, msg, resolved)
 
     # --- outputs -------------------------------------------------------------------
 

@@ -208,6 +208,11 @@ class BrokerState:
                        {"field": "priority"})
         if msg.max_attempts < 0 or msg.max_attempts > 100:
             raise fail("job.bad_params", "max_attempts must be 0..100", {"field": "max_attempts"})
+        try:
+            json.dumps(msg.params)
+        except (TypeError, ValueError):
+            raise fail("job.bad_params", "params must hold only maps, arrays, strings, numbers, "
+                       "booleans and nil", {"field": "params"}) from None
         kind = self.kinds.get(msg.kind)
         if kind is None:
             if msg.kind not in self.known_kinds():
@@ -442,6 +447,14 @@ class BrokerState:
         out: list[Effect] = []
         if peer in self.workers:
             out += self.purge_worker(peer, now, "worker re-registered")
+        for old in [w for w in self.workers.values() if (w.host, w.pid) == (msg.host, msg.pid)]:
+            # the same process on a new connection: its attempts move with it (listed below)
+            del self.workers[old.peer]
+            for job_id in old.jobs:
+                job = self.active.get(job_id)
+                if job is not None and job.worker == old.peer:
+                    job.worker = None
+                    job.lease_until = now + self.config.reclaim_lease_s
         worker = Worker(peer=peer, kinds=frozenset(k for k in msg.kinds if isinstance(k, str)),
                         slots=max(0, min(msg.slots, 1024)), host=msg.host[:255], pid=msg.pid,
                         expiry=now + self.config.worker_timeout_s)

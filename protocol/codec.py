@@ -61,7 +61,8 @@ def unpack_body(data: bytes) -> dict[str, Any]:
     try:
         body = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types
-        raise RemoteProtocolError(f"body is not valid msgpack: {exc}") from None
+        raise RemoteProtocolError(f"body is not valid msgpack ({type(exc).__name__}: {exc})"
+                                  ) from None
     if not isinstance(body, dict):
         raise RemoteProtocolError("body must be a msgpack map")
     return body
@@ -116,8 +117,8 @@ def decode(frames: list[bytes], channel: str) -> Message:
                 f"{word} field {name!r} must be {types[0].__name__}, not {type(value).__name__}",
                 code="protocol.bad_field", details={"field": name},
             )
-        if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value <= _INT64:
-            raise RemoteProtocolError(f"{word} field {name!r} is out of range",
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= _INT64:
+            raise RemoteProtocolError(f"{word} field {name!r} must be 0..2^63-1",
                                       code="protocol.bad_field", details={"field": name})
         kwargs[name] = value
     return cls(**kwargs)

@@ -285,3 +285,27 @@ def test_every_state_change_is_published() -> None:
 def _copy(job: Job) -> Job:
     from medialoom.broker.jobs import job_from_row, job_row
     return job_from_row(job_row(job))
+
+
+def test_params_that_cannot_be_stored_are_refused() -> None:
+    state = make()
+    state.workers[W1] = _worker_serving("plugin-kind")
+    effects = state.handle_client(C1, m.Start(rid=1, kind="plugin-kind",
+                                              params={"a": b"\x00"}), 1000.0, [])
+    assert acks(effects)[0].code == "job.bad_params"
+
+
+def test_worker_reconnecting_on_a_new_connection_keeps_its_attempt() -> None:
+    state = make()
+    job_id, _ = start(state, 1000.0)
+    ready(state, W1, 1000.0)
+    effects = ready(state, W2, 1001.0, running=[[job_id, 1]])  # same host and pid as W1
+    assert not [e for e in sends(effects, ToWorker) if isinstance(e.msg, m.CancelJob)]
+    assert state.active[job_id].worker == W2
+    state.handle_worker(W2, m.Done(job=job_id, attempt=1), 1001.5)
+    assert state.finished[job_id].status == "completed"
+
+
+def _worker_serving(kind: str):  # noqa: ANN202
+    from medialoom.broker.state import Worker
+    return Worker(peer=W1, kinds=frozenset({kind}), slots=1, host="h", pid=1, expiry=1e12)

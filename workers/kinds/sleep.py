@@ -6,6 +6,7 @@ Used by the benchmark and the tests, and handy to check a deployment.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from medialoom.workers.context import JobContext
@@ -22,10 +23,13 @@ async def run(ctx: JobContext) -> dict[str, Any]:
         raise JobFailed("failed on request (fail=true)", code="job.failed")
     ctx.set_total(steps)
     per_step = seconds / steps if steps else 0.0
+    started = time.monotonic()
     for step in range(steps):
         await ctx.checkpoint()
-        if per_step:
-            await asyncio.sleep(per_step)
+        # keep to the schedule without sub-millisecond sleeps (the loop cannot time those)
+        delay = started + (step + 1) * per_step - time.monotonic()
+        if delay > 0.001:
+            await asyncio.sleep(delay)
         ctx.item(f"step {step + 1}", "ok", index=step, duration_ms=per_step * 1000)
     return {"slept_s": seconds}
 
