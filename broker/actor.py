@@ -45,7 +45,7 @@ class BrokerActor:
         self.events_out = self._bind(ctx, zmq.XPUB, config.events_out)
         self.sockets = [self.clients, self.workers, self.events_in, self.events_out]
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
-        self.wake = asyncio.Event()
+        self.waiter: asyncio.Future[None] | None = None
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
         self.dropped = 0
 
@@ -72,16 +72,32 @@ class BrokerActor:
         self.loop = loop = asyncio.get_running_loop()
         self.store.start(lambda w, r: loop.call_soon_threadsafe(self._deliver, "store", (w, r)))
         for sock in self.sockets:
-            loop.add_reader(sock.getsockopt(zmq.FD), self.wake.set)
+            loop.add_reader(sock.getsockopt(zmq.FD), self._wake)
         try:
             await self._serve(stop)
         finally:
             for sock in self.sockets:
                 loop.remove_reader(sock.getsockopt(zmq.FD))
 
+    def _wake(self) -> None:
+        """A socket FD fired or the writer handed something back: end the current sleep."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _sleep(self, timeout_s: float) -> None:
+        """Sleep until _wake or timeout_s (a bare future: cheaper than wait_for's task)."""
+        self.waiter = self.loop.create_future()
+        timer = self.loop.call_later(timeout_s, self._wake)
+        try:
+            await self.waiter
+        finally:
+            timer.cancel()
+            self.waiter = None
+
     def _deliver(self, what: str, payload: Any) -> None:
         self.inbox.append((what, payload))
-        self.wake.set()
+        self._wake()
 
     async def _serve(self, stop: asyncio.Event) -> None:
         handlers = [(self.clients, self._on_client), (self.workers, self._on_worker),
@@ -106,12 +122,8 @@ class BrokerActor:
             if busy or any(s.getsockopt(zmq.EVENTS) & zmq.POLLIN for s in self.sockets):
                 await asyncio.sleep(0)
                 continue
-            self.wake.clear()
             timeout = max(0.0, self.state.next_deadline() - time.time())
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=min(timeout, 0.5))
-            except TimeoutError:
-                pass
+            await self._sleep(min(timeout, 0.5))
 
     # --- inputs --------------------------------------------------------------------
 
