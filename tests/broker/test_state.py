@@ -309,3 +309,14 @@ def test_worker_reconnecting_on_a_new_connection_keeps_its_attempt() -> None:
 def _worker_serving(kind: str):  # noqa: ANN202
     from medialoom.broker.state import Worker
     return Worker(peer=W1, kinds=frozenset({kind}), slots=1, host="h", pid=1, expiry=1e12)
+
+
+def test_history_older_than_retention_is_purged_in_the_background() -> None:
+    state = make(retention_days=1.0, retention_check_s=60.0)
+    job_id, _ = start(state, 1000.0)
+    state.handle_client(C1, m.Cancel(rid=2, job=job_id), 1000.0)
+    assert job_id in state.finished
+    effects = state.tick(1000.0 + 86400 + 10)
+    purges = [op for p in sends(effects, Persist) for op in p.ops if op[0] == "purge"]
+    assert purges and purges[0][1] == pytest.approx(1000.0 + 10)
+    assert job_id not in state.finished
