@@ -42,6 +42,7 @@ from .paths import PathIndex
 
 VERSION = "0.1.0"
 MAX_PAGE = 1000
+SEQ_RESTART_GAP = 100_000
 ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
           "-status", "kind", "-kind", "finished", "-finished")
 
@@ -141,6 +142,9 @@ class BrokerState:
         self.next_retention = now + 5.0
         self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0}
         for job in recovered:
+            # events after the last stored row were numbered past job.seq: jump beyond them so
+            # subscribers never see a number again (at most ~10 events/s per job are published)
+            job.seq += SEQ_RESTART_GAP
             self.active[job.id] = job
             self.paths.add(job.paths)
             if job.status == "queued":
@@ -219,6 +223,12 @@ class BrokerState:
                 raise fail("job.unknown_kind", f"unknown job kind {msg.kind!r} "
                            f"(known: {', '.join(self.known_kinds())})", {"field": "kind"})
             return dict(msg.params)
+        if msg.kind == "rollback":
+            target = msg.params.get("job")
+            if isinstance(target, str) and target in self.active:
+                raise fail("job.not_finished", f"job {target} is "
+                           f"{self.active[target].status}; roll it back once it has finished",
+                           {"field": "params.job", "job": target})
         if kind.needs_paths and not msg.paths:
             raise fail("job.bad_params", f"kind {msg.kind!r} needs at least one path",
                        {"field": "paths"})
@@ -505,7 +515,8 @@ class BrokerState:
                          item.get("details") if isinstance(item.get("details"), dict) else {}))
         job.apply_progress(msg.progress)
         job.updated = now
-        return [Persist((("items", tuple(rows)),))]
+        # the job row goes along, so STATUS after a broker restart shows the progress so far
+        return [Persist((("items", tuple(rows)), ("job", job_row(job))))]
 
     def handle_plan_ops(self, msg: m.PlanOps, now: float) -> list[Effect]:
         job = self._current(msg.job, msg.attempt)
@@ -642,11 +653,13 @@ class BrokerState:
         job.reset_progress()
         worker.jobs[job.id] = job.attempts
         self.counters["dispatched"] += 1
+        ops: tuple[tuple[Any, ...], ...] = (("job", job_row(job)),)
+        if job.attempts > 1 and not job.planned:
+            ops = (("delete_plan", job.id), *ops)  # a partial plan is planned again from scratch
         dispatch = m.Dispatch(job=job.id, attempt=job.attempts, kind=job.kind, paths=job.paths,
                               params=job.params, dry_run=job.dry_run,
                               roots=list(self.config.roots), has_plan=job.planned)
-        return [Persist((("job", job_row(job)),)), ToWorker(worker.peer, dispatch),
-                self._event(job, now)]
+        return [Persist(ops), ToWorker(worker.peer, dispatch), self._event(job, now)]
 
     def _finish(self, job: Job, status: str, now: float) -> list[Effect]:
         if job.status == "queued":

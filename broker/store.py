@@ -162,7 +162,9 @@ class Store:
                     if jobs:
                         conn.executemany(_INSERT_JOB, jobs.values())
                         jobs.clear()
-                    if op[0] == "delete":
+                    if op[0] == "delete_plan":
+                        conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
+                    elif op[0] == "delete":
                         conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
                         conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
                         conn.execute("DELETE FROM jobs WHERE id = ?", (op[1],))

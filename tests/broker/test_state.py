@@ -320,3 +320,34 @@ def test_history_older_than_retention_is_purged_in_the_background() -> None:
     purges = [op for p in sends(effects, Persist) for op in p.ops if op[0] == "purge"]
     assert purges and purges[0][1] == pytest.approx(1000.0 + 10)
     assert job_id not in state.finished
+
+
+def test_event_numbers_keep_growing_across_a_broker_restart() -> None:
+    state = make()
+    job_id, _ = start(state, 1000.0)
+    ready(state, W1, 1000.0)
+    for n in range(1, 6):
+        state.handle_progress(m.Progress(job=job_id, attempt=1, progress={"processed": n}),
+                              1000.0 + n)
+    published = state.active[job_id].seq
+    stored = _copy(state.active[job_id])
+    stored.seq -= 5  # the last rows written before the crash lag behind the events
+    restarted = make(now=2000.0, recovered=[stored])
+    assert restarted.active[job_id].seq > published
+
+
+def test_rollback_of_an_active_job_is_refused() -> None:
+    state = make()
+    target, _ = start(state, 1000.0)
+    code, _ = start(state, 1000.1, 2, kind="rollback", params={"job": target})
+    assert code == "job.not_finished"
+
+
+def test_retry_without_a_complete_plan_drops_the_partial_plan() -> None:
+    state = make()
+    job_id, _ = start(state, 1000.0)
+    ready(state, W1, 1000.0)
+    state.purge_worker(W1, 1000.5, "crashed")
+    effects = ready(state, W2, 1000.6) + state.tick(1002.0)
+    ops = [op[0] for p in sends(effects, Persist) for op in p.ops]
+    assert "delete_plan" in ops

@@ -9,6 +9,7 @@ before a job is queued.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REQUIRED = object()
-BUILTIN = ("sleep", "scan")
+BUILTIN = ("sleep", "scan", "rename", "organize", "dedupe", "rollback")
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,15 @@ def coerce_cli_value(kind: Kind, name: str, text: str) -> Any:
                 continue
             if t is list:
                 return [part for part in text.split(",") if part]
+            if t is dict:
+                value = json.loads(text)
+                if isinstance(value, dict):
+                    return value
+                continue
             if t in (int, float):
                 return t(text)
             if t is str:
                 return text
-        except ValueError:
+        except ValueError:  # json.JSONDecodeError is a ValueError too
             continue
     return text

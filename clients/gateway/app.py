@@ -1,0 +1,77 @@
+"""The gateway application factory (STYLE.md section 9).
+
+``create_app(config)`` wires the middlewares (JSON errors, bearer token),
+the REST, compatibility, WebSocket and OpenAPI routes and the static web UI.
+The broker client and the event hub are opened in a cleanup context and
+websockets are closed with 1001 GOING_AWAY on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import zmq.asyncio
+from aiohttp import web
+
+from medialoom.clients.client import AsyncClient
+
+from . import api, compat
+from .auth import auth_middleware, load_or_create_token
+from .config import GatewayConfig
+from .errors import error_middleware
+from .hub import EventHub
+from .keys import CLIENT, CONFIG, HUB, KIND_SCHEMAS, WEBSOCKETS
+from .openapi import openapi_json
+from .ws import close_websockets, websocket
+
+STATIC = Path(__file__).with_name("static")
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+async def broker_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the broker client and the event hub; close them (and the ZeroMQ context) after."""
+    config = app[CONFIG]
+    ctx = zmq.asyncio.Context()
+    client = AsyncClient(config.endpoint, config.events, timeout_s=config.timeout_s, ctx=ctx)
+    hub = EventHub(client, config.events, ctx)
+    app[CLIENT], app[HUB] = client, hub
+    task = asyncio.get_running_loop().create_task(hub.run(), name="gateway-event-hub")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        hub.close()
+        await client.close()
+        ctx.destroy(linger=0)
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    """GET /: the web UI (public: it holds no data and asks for the token on 401)."""
+    return web.FileResponse(STATIC / "index.html", headers=NO_CACHE)
+
+
+def create_app(config: GatewayConfig) -> web.Application:
+    """The gateway as an aiohttp application."""
+    middlewares = [error_middleware]
+    if config.auth_required:
+        token = config.token or load_or_create_token(config.data_dir)
+        middlewares.append(auth_middleware(token))
+    app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
+    app[CONFIG] = config
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app[KIND_SCHEMAS] = api.describe_kinds()
+    app.cleanup_ctx.append(broker_context)
+    app.on_shutdown.append(close_websockets)
+    api.add_routes(app)
+    compat.add_routes(app)
+    app.router.add_get("/api/v1/ws", websocket)
+    app.router.add_get("/api/v1/openapi.json", openapi_json)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC, append_version=True)
+    return app

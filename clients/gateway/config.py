@@ -1,0 +1,71 @@
+"""GatewayConfig: every setting of the gateway process, built once in __main__."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from medialoom.clients.client import DEFAULT_CLIENTS, DEFAULT_EVENTS
+
+DEFAULT_LISTEN = "127.0.0.1:8570"
+AUTH_MODES = ("auto", "always", "never")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[V6]:PORT``, ``:PORT`` (all interfaces) or ``PORT`` (loopback)."""
+    text = text.strip()
+    if text.isdigit():
+        return "127.0.0.1", int(text)
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"listen address {text!r} is not HOST:PORT")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"listen address {text!r} has no valid port")
+    return host or "0.0.0.0", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True if a listen host only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Where to listen, which broker to use, and how to authenticate."""
+
+    host: str = "127.0.0.1"
+    port: int = 8570
+    endpoint: str = DEFAULT_CLIENTS
+    events: str = DEFAULT_EVENTS
+    data_dir: str = ""
+    #: bearer token; None: read or create DATA_DIR/gateway-token
+    token: str | None = None
+    #: auto: required unless listening on loopback; always; never
+    auth: str = "auto"
+    #: seconds to wait for a broker reply before answering 502
+    timeout_s: float = 5.0
+    #: websocket messages queued for one slow client before it is disconnected
+    ws_queue_max: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether every API request must carry the bearer token."""
+        return self.auth == "always" or (self.auth == "auto" and not is_loopback(self.host))
+
+    @property
+    def url(self) -> str:
+        """The base URL people open."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"

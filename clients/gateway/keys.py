@@ -1,0 +1,27 @@
+"""Typed application keys: the gateway's state lives in these, never in module globals."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from medialoom.clients.client import AsyncClient
+
+from .config import GatewayConfig
+
+if TYPE_CHECKING:
+    from .hub import EventHub
+
+CONFIG = web.AppKey("config", GatewayConfig)
+CLIENT = web.AppKey("client", AsyncClient)
+HUB: web.AppKey[EventHub] = web.AppKey("hub")
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse])
+#: kind name -> schema from the local kind registry (for the start form)
+KIND_SCHEMAS = web.AppKey("kind_schemas", dict[str, dict[str, Any]])
+
+
+def client_of(request: web.Request) -> AsyncClient:
+    """The gateway's one broker client."""
+    return request.app[CLIENT]

@@ -1,0 +1,229 @@
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json; it describes every route.
+
+tests/gateway/test_openapi.py checks that each route the app registers is in
+here with each of its methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(props: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    """An object schema."""
+    out: Schema = {"type": "object", "properties": props, **extra}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+BOOL = {"type": "boolean"}
+NSTR, NNUM = {"type": ["string", "null"]}, {"type": ["number", "null"]}
+STATUS = {"type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled"]}
+PRIORITY = {"type": "string", "enum": ["webhook", "high", "normal", "low"], "default": "normal"}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj({"error": obj({"code": STR, "message": STR, "details": {}}, ("code", "message")),
+                  "detail": STR}, ("error",)),
+    "Progress": obj({"total": INT, "processed": INT, "succeeded": INT, "skipped": INT,
+                     "failed": INT, "remaining": INT, "percent": NUM, "rate": NUM,
+                     "eta_seconds": NNUM, "current": STR}),
+    "Job": obj({"id": STR, "kind": STR, "paths": {"type": "array", "items": STR},
+                "params": {"type": "object"}, "priority": PRIORITY, "dry_run": BOOL,
+                "status": STATUS, "attempts": INT, "max_attempts": INT, "created": NUM,
+                "started": NNUM, "updated": NUM, "finished": NNUM,
+                "error": {"type": ["object", "null"]}, "cancel_requested": BOOL,
+                "seq": {**INT, "description": "sequence number of the job's last event"},
+                "result": {"type": "object"}, "planned": BOOL, "progress": ref("Progress")},
+               ("id", "kind", "status", "seq", "progress")),
+    "StartJob": obj({
+        "kind": {**STR, "description": "job kind (GET /api/v1/kinds)"},
+        "paths": {"type": "array", "items": STR}, "path": {**STR, "description": "one path"},
+        "options": {"type": "object", "description": "the kind's parameters"},
+        "params": {"type": "object", "description": "alias of options"},
+        "priority": PRIORITY, "dry_run": BOOL, "allow_conflict": BOOL, "max_attempts": INT},
+        ("kind",), additionalProperties=False),
+    "Started": obj({"id": STR, "job": ref("Job")}, ("id", "job")),
+    "JobPage": obj({"jobs": {"type": "array", "items": ref("Job")}, "total": INT, "limit": INT,
+                    "offset": INT, "order_by": STR}),
+    "Item": obj({"i": INT, "path": STR, "status": STR, "message": STR, "duration_ms": NUM,
+                 "details": {"type": "object"}}),
+    "ResultPage": obj({"items": {"type": "array", "items": ref("Item")}, "total": INT,
+                       "limit": INT, "offset": INT}),
+    "PlanOp": obj({"i": INT, "op": STR, "src": STR, "dst": STR, "status": STR, "message": STR,
+                   "expect": {"type": "object"}, "details": {"type": "object"}}),
+    "PlanPage": obj({"ops": {"type": "array", "items": ref("PlanOp")}, "total": INT,
+                     "complete": BOOL, "limit": INT, "offset": INT}),
+    "Stats": obj({"counts": {"type": "object", "additionalProperties": INT}, "total": INT,
+                  "items_processed": INT, "items_succeeded": INT, "items_failed": INT,
+                  "success_rate": NNUM, "mean_duration_s": NNUM, "queued_now": INT,
+                  "workers": {"type": "array", "items": obj({
+                      "host": STR, "pid": INT, "kinds": {"type": "array", "items": STR},
+                      "slots": INT, "running": INT})}}),
+    "Health": obj({"status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
+                   "broker": obj({"reachable": BOOL, "endpoint": STR, "version": STR,
+                                  "protocol": INT, "latency_ms": NUM, "error": STR}),
+                   "kinds": {"type": "array", "items": STR},
+                   "roots": {"type": "array", "items": STR},
+                   "workers": obj({"count": INT, "by_kind": {
+                       "type": "object", "additionalProperties": obj(
+                           {"workers": INT, "slots": INT, "running": INT})}}),
+                   "queued": INT, "gateway": {"type": "object"}}),
+    "Kinds": obj({"kinds": {"type": "array", "items": obj({
+        "name": STR, "description": STR, "needs_paths": BOOL, "changes_files": BOOL,
+        "params": {"type": "object"}})}, "roots": {"type": "array", "items": STR}}),
+    "BatchRequest": obj({
+        "path": STR, "paths": {"type": "array", "items": STR},
+        "kind": {**STR, "default": "scan"}, "recursive": BOOL,
+        "pattern": {**STR, "description": "file-name glob; a path glob keeps its last part"},
+        "dry_run": BOOL, "priority": PRIORITY,
+        "filters": obj({"min_size_mb": NUM, "max_age_days": NUM,
+                        "exclude_patterns": {"type": "array", "items": STR}},
+                       additionalProperties=False)}, ("path",)),
+    "BatchStarted": obj({"status": STR, "job_id": STR, "estimated_files": {"type": "null"},
+                         "message": STR}),
+    "Batch": obj({"job_id": STR, "kind": STR, "status": STATUS, "path": NSTR,
+                  "paths": {"type": "array", "items": STR}, "recursive": {}, "pattern": {},
+                  "dry_run": BOOL, "priority": STR, "progress": obj({
+                      "total_files": INT, "processed": INT, "success": INT, "skipped": INT,
+                      "failed": INT, "remaining": INT, "percent": NUM, "eta_seconds": NNUM,
+                      "rate": NUM, "current_file": STR}),
+                  "created_at": NSTR, "started_at": NSTR, "updated_at": NSTR, "completed_at": NSTR,
+                  "error": NSTR, "results": {"type": "array", "items": obj({
+                      "file": STR, "status": STR, "message": STR, "duration_ms": NUM})},
+                  "results_total": INT}),
+    "BatchCancelled": obj({"status": STR, "job_id": STR, "message": STR,
+                           "processed_before_cancel": INT}),
+    "BatchJobs": obj({"jobs": {"type": "array", "items": obj({
+        "job_id": STR, "kind": STR, "status": STATUS, "path": NSTR,
+        "progress": obj({"percent": NUM}), "created_at": NSTR, "started_at": NSTR,
+        "completed_at": NSTR})}, "total": INT, "limit": INT, "offset": INT}),
+    "BatchStats": obj({"total_jobs": INT, "running": INT, "queued": INT, "completed": INT,
+                       "failed": INT, "cancelled": INT, "total_files_processed": INT,
+                       "success_rate": NNUM, "average_duration_seconds": NNUM}),
+}
+
+ERRORS = {
+    400: "a request field is missing or wrong; error.details.field names it",
+    401: "a bearer token is required (Authorization: Bearer <token> or ?token=)",
+    403: "a path resolves outside the library roots",
+    404: "no such job (or path)",
+    409: "conflict: another active job covers the path, or the job is (not) finished",
+    502: "the broker cannot be reached",
+    503: "the queue is full",
+}
+
+
+def op(summary: str, ok: int, schema: str | None, errors: tuple[int, ...] = (),
+       params: list[Schema] | None = None, body: str | None = None,
+       ok_text: str = "OK", **extra: Any) -> Schema:
+    """One operation; every operation can also answer 401 and 502."""
+    responses: Schema = {str(ok): {"description": ok_text}}
+    if schema:
+        responses[str(ok)]["content"] = {"application/json": {"schema": ref(schema)}}
+    for status in sorted({*errors, 401, 502}):
+        responses[str(status)] = {"description": ERRORS[status],
+                                  "content": {"application/json": {"schema": ref("Error")}}}
+    out: Schema = {"summary": summary, "responses": responses, **extra}
+    if params:
+        out["parameters"] = params
+    if body:
+        out["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": ref(body)}}}
+    return out
+
+
+def q(name: str, description: str, schema: Schema | None = None) -> Schema:
+    """A query parameter."""
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or STR}
+
+
+JOB_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
+PAGING = [q("limit", "page size, 1..1000", INT), q("offset", "rows to skip", INT)]
+ITEM_STATUS = q("status", "item statuses, comma-separated or repeated (e.g. failed)")
+
+
+def paths() -> Schema:
+    """Every route with its methods."""
+    job_status = q("status", "job statuses, comma-separated or repeated")
+    return {
+        "/api/v1/jobs": {
+            "post": op("Start a job", 202, "Started", (400, 403, 404, 409, 503),
+                       body="StartJob", ok_text="accepted: the job is persisted and queued"),
+            "get": op("List jobs", 200, "JobPage", (400,), [
+                job_status, q("kind", "job kinds, comma-separated or repeated"), *PAGING,
+                q("order_by", "created|updated|finished|priority|status|kind (also *_at); "
+                  "- prefix for descending; default -created")])},
+        "/api/v1/jobs/{id}": {
+            "get": op("A job with its progress", 200, "Job", (404,), [JOB_ID]),
+            "delete": op("Clear a finished job and its results", 200, None, (404, 409),
+                         [JOB_ID])},
+        "/api/v1/jobs/{id}/results": {
+            "get": op("A page of item results", 200, "ResultPage", (400, 404),
+                      [JOB_ID, ITEM_STATUS, *PAGING])},
+        "/api/v1/jobs/{id}/plan": {
+            "get": op("A page of planned operations (dry runs, file-changing kinds)", 200,
+                      "PlanPage", (400, 404), [JOB_ID, q("status", "op statuses"), *PAGING])},
+        "/api/v1/jobs/{id}/cancel": {
+            "post": op("Cancel a job (200 ended at once, 202 the worker stops it at its next "
+                       "checkpoint)", 200, None, (404, 409), [JOB_ID])},
+        "/api/v1/jobs/{id}/rollback": {
+            "post": op("Start a rollback job that undoes a finished job's applied operations",
+                       202, "Started", (400, 404, 409, 503), [JOB_ID])},
+        "/api/v1/stats": {"get": op("Statistics and workers", 200, "Stats")},
+        "/api/v1/health": {"get": op("Broker reachability, kinds and workers by kind "
+                                     "(503 when the broker does not answer)", 200, "Health",
+                                     (503,))},
+        "/api/v1/kinds": {"get": op("Job kinds and their parameters", 200, "Kinds")},
+        "/api/v1/ws": {"get": op(
+            "WebSocket of live job events; send {\"subscribe\": id or \"*\", \"since\": seq}",
+            101, None, ok_text="switching protocols",
+            description="Snapshot (STATUS, or LIST for \"*\") then numbered updates; see "
+                        "medialoom/clients/gateway/ws.py for the messages.")},
+        "/api/v1/openapi.json": {"get": op("This document", 200, None)},
+        "/batch": {"post": op("Start a batch scan (seed 001 shape)", 202, "BatchStarted",
+                              (400, 403, 404, 409, 503), body="BatchRequest")},
+        "/batch/{id}": {
+            "get": op("Batch job details, progress and first results", 200, "Batch", (404,),
+                      [JOB_ID]),
+            "delete": op("Cancel a batch job (202 while it is stopping)", 200,
+                         "BatchCancelled", (404, 409), [JOB_ID])},
+        "/jobs": {"get": op("List jobs (seed 001 shape)", 200, "BatchJobs", (400,), [
+            job_status, *PAGING, q("order_by", "created_at or updated_at"),
+            q("order", "desc (default) or asc")])},
+        "/jobs/stats": {"get": op("Job statistics (seed 001 shape)", 200, "BatchStats")},
+        "/jobs/{id}": {
+            "get": op("Same as GET /batch/{id}", 200, "Batch", (404,), [JOB_ID]),
+            "delete": op("Same as DELETE /batch/{id}", 200, "BatchCancelled", (404, 409),
+                         [JOB_ID])},
+    }
+
+
+def document() -> Schema:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "medialoom gateway", "version": "1",
+                 "description": "Jobs over media libraries, through the medialoom broker."},
+        "components": {"schemas": SCHEMAS, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "DATA_DIR/gateway-token; also ?token= (WebSocket)"}}},
+        "security": [{"bearer": []}],
+        "paths": paths(),
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """GET /api/v1/openapi.json."""
+    return web.json_response(document())
