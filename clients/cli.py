@@ -87,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--offset", type=int, default=0)
     _client_args(r)
 
+    pl = sub.add_parser("plan", help="planned file operations of a job (old -> new)")
+    pl.add_argument("id")
+    pl.add_argument("--status", action="append", default=[])
+    pl.add_argument("--limit", type=int, default=100)
+    pl.add_argument("--offset", type=int, default=0)
+    _client_args(pl)
+
+    rb = sub.add_parser("rollback", help="undo the file operations of a finished job")
+    rb.add_argument("id")
+    rb.add_argument("--watch", action="store_true", help="show live progress until it ends")
+    _client_args(rb)
+
     w = sub.add_parser("watch", help="live progress of one job, or of all jobs")
     w.add_argument("id", nargs="?")
     _client_args(w)
@@ -159,6 +171,13 @@ async def _run_async(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"started {job['kind']} job {job['id']}", file=sys.stderr)
             return await _follow(client, job["id"], args.json)
+        if args.command == "rollback":
+            target = await client.status(args.id)
+            job = await client.start("rollback", target["paths"], {"job": args.id})
+            if not args.watch:
+                _print_json(job) if args.json else print(job["id"])
+                return RET_OK
+            return await _follow(client, job["id"], args.json)
         return await _follow(client, args.id, args.json)
 
 
@@ -188,6 +207,12 @@ def _run_sync(args: argparse.Namespace) -> int:
         elif cmd == "stats":
             data = c.stats()
             _print_json(data) if args.json else render.console.print(render.stats_table(data))
+        elif cmd == "plan":
+            data = c.plan(args.id, args.status, args.limit, args.offset)
+            if args.json:
+                _print_json(data)
+            else:
+                render.console.print(render.plan_table(data["ops"], data["total"]))
         elif cmd == "results":
             data = c.results(args.id, args.status, args.limit, args.offset)
             if args.json:
@@ -207,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         from .up import run_up
         return run_up(args)
     try:
-        if args.command in ("start", "watch"):
+        if args.command in ("start", "watch", "rollback"):
             return asyncio.run(_run_async(args))
         return _run_sync(args)
     except ClientError as exc:

@@ -93,6 +93,18 @@ def results_table(items: list[dict[str, Any]], total: int) -> Table:
     return table
 
 
+def plan_table(ops: list[dict[str, Any]], total: int) -> Table:
+    """The ``medialoom plan`` table: old -> new, conflicts in red."""
+    table = Table(title=f"{len(ops)} of {total} planned operations")
+    for col in ("#", "op", "status", "old", "new", "message"):
+        table.add_column(col)
+    for op in ops:
+        style = "red" if op["status"] in ("conflict", "failed") else ""
+        status = f"[{style}]{op['status']}[/]" if style else op["status"]
+        table.add_row(str(op["i"]), op["op"], status, op["src"], op["dst"], op["message"])
+    return table
+
+
 def stats_table(stats: dict[str, Any]) -> Table:
     """The ``medialoom stats`` view."""
     table = Table(show_header=False, box=None)
@@ -138,5 +150,5 @@ async def live_progress(updates: AsyncIterator[dict[str, Any]]) -> dict[str, Any
     return last
 
 
-__all__ = ["console", "job_detail", "jobs_table", "live_progress", "results_table",
+__all__ = ["console", "job_detail", "jobs_table", "live_progress", "plan_table", "results_table",
            "stats_table"]

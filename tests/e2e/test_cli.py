@@ -113,3 +113,23 @@ def test_up_runs_a_job_and_sigterm_stops_every_process(tmp_path: Path) -> None:
         code = up.wait(timeout=30)
     assert code == 0
     assert _procs_mentioning(s.workers) == []
+
+
+def test_dry_run_plan_then_rename_then_rollback_from_the_cli(system: System) -> None:
+    from medialoom.samplelib import generate
+    lib = system.root / "cli-lib"
+    generate(str(lib), 30, corrupt=0)
+    before = sorted(p.relative_to(lib) for p in lib.rglob("*") if p.is_file())
+    dry = cli(system, "start", "rename", str(lib), "--dry-run", "--watch")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    jobs = json.loads(cli(system, "jobs", "--kind", "rename", "--json").stdout)
+    plan = json.loads(cli(system, "plan", jobs["jobs"][0]["id"], "--json").stdout)
+    assert plan["total"] == 30 and plan["complete"] is True
+    assert sorted(p.relative_to(lib) for p in lib.rglob("*") if p.is_file()) == before
+    real = cli(system, "start", "rename", str(lib), "--watch")
+    assert real.returncode == 0, real.stdout + real.stderr
+    renamed = json.loads(cli(system, "jobs", "--kind", "rename", "--limit", "1", "--json").stdout)
+    assert sorted(p.relative_to(lib) for p in lib.rglob("*") if p.is_file()) != before
+    undo = cli(system, "rollback", renamed["jobs"][0]["id"], "--watch")
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert sorted(p.relative_to(lib) for p in lib.rglob("*") if p.is_file()) == before

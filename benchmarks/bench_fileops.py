@@ -1,0 +1,286 @@
+"""File-changing job figures (issue #3): rename plan and apply throughput with 1 and 2 worker
+processes, rollback ops/s, and dedupe timed side by side with jdupes and rmlint.
+
+Job times come from the job map (``finished - started``: first dispatch to terminal status,
+as the broker stamps them); for jobs run at once, from the earliest start to the latest finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.common import Fabric
+from medialoom.samplelib import FORMAT_NAMES, generate
+from medialoom.workers.context import CollectingReporter, JobContext
+from medialoom.workers.kinds import validate_params
+from medialoom.workers.kinds.dedupe import KIND as DEDUPE
+
+RUNS = 3
+WAIT_S = 1800.0
+PART_NAMES = ("part1", "part2")
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def median(fn: Callable[[], float], runs: int = RUNS) -> float:
+    """The median of runs calls of fn (each returns seconds)."""
+    return statistics.median(fn() for _ in range(runs))
+
+
+def run_jobs(f: Fabric, specs: list[tuple[str, list[str], dict[str, Any], bool]]
+             ) -> tuple[list[dict[str, Any]], float, float]:
+    """Start every (kind, paths, params, dry_run) at once and wait for all of them.
+
+    Returns (the finished job maps, seconds from the earliest ``started`` to the latest
+    ``finished``, wall seconds around start .. the last wait)."""
+    with f.client(timeout_s=30.0) as c:
+        t0 = time.perf_counter()
+        ids = [c.start(kind, paths, params, dry_run=dry)["id"] for kind, paths, params, dry in specs]
+        jobs = [c.wait(i, timeout_s=WAIT_S) for i in ids]
+        wall = time.perf_counter() - t0
+    for job in jobs:
+        if job["status"] != "completed":
+            raise RuntimeError(f"job {job['id']} ({job['kind']}) ended {job['status']}: "
+                               f"{job.get('error')}")
+    span = max(j["finished"] for j in jobs) - min(j["started"] for j in jobs)
+    return jobs, span, wall
+
+
+def snapshot(root: str) -> set[str]:
+    """Relative paths of every file under root."""
+    return {os.path.relpath(os.path.join(d, n), root)
+            for d, _, names in os.walk(root) for n in names}
+
+
+# --- 1.-2. rename -------------------------------------------------------------------------
+
+
+@dataclass
+class RenameFigures:
+    plan_rate: float
+    plan_wall_rate: float
+    apply_rate: float
+    apply_wall_rate: float
+    renamed: int
+    rollback_rate: float
+    rollback_ops: int
+    restored: bool
+
+
+def rename_figures(f: Fabric, lib: str, workers: int, files: int) -> RenameFigures:
+    """Dry-run (median of RUNS), real run, then rollback, over the library with the given
+    number of worker processes: one job over lib, or one job per top-level part at once."""
+    parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
+    params = {"template": "{artist} - {title}", "on_collision": "counter"}
+    plans = []
+    for _ in range(RUNS):
+        jobs, span, wall = run_jobs(f, [("rename", p, params, True) for p in parts])
+        ops = sum(j["result"]["operations"] for j in jobs)
+        if ops != files:
+            raise RuntimeError(f"dry run planned {ops} files, expected {files}")
+        plans.append((span, wall))
+    plan_span = statistics.median(s for s, _ in plans)
+    plan_wall = statistics.median(w for _, w in plans)
+
+    before = snapshot(lib)
+    jobs, apply_span, apply_wall = run_jobs(f, [("rename", p, params, False) for p in parts])
+    renamed = sum(j["result"].get("renamed", 0) for j in jobs)
+    back, rb_span, _ = run_jobs(f, [("rollback", [], {"job": j["id"]}, False) for j in jobs])
+    rb_ops = sum(j["result"]["operations"] for j in back)
+    return RenameFigures(files / plan_span, files / plan_wall, files / apply_span,
+                         files / apply_wall, renamed, rb_ops / rb_span, rb_ops,
+                         snapshot(lib) == before)
+
+
+def bench_rename(tmp: str, files: int) -> None:
+    lib = os.path.join(tmp, "lib")
+    half = files // 2
+    for seed, (name, count) in enumerate(zip(PART_NAMES, (half, files - half), strict=True), 1):
+        generate(os.path.join(lib, name), count, seed=seed, formats=tuple(FORMAT_NAMES))
+    print(f"rename library: {files:,} tagged audio files (7 formats, 10 corrupt) in 2 top-level "
+          f"folders; template '{{artist}} - {{title}}', on_collision counter")
+    for workers in (1, 2):
+        with Fabric(workers=workers, root=tmp) as f:
+            r = rename_figures(f, lib, workers, files)
+        how = ("1 job over the library" if workers == 1
+               else "2 jobs at once, one per folder (aggregate)")
+        print(f"ours   rename PLAN (dry run), {workers} worker process{'es' * (workers > 1)}, "
+              f"{how}: {r.plan_rate:,.0f} files/s from job started..finished "
+              f"({r.plan_rate / workers:,.0f} per worker; {r.plan_wall_rate:,.0f} files/s wall "
+              f"START..WAIT; median of {RUNS})   [target >= 3,000 files/s per worker process]")
+        print(f"ours   rename APPLY (plan + rename, real run), {workers} worker "
+              f"process{'es' * (workers > 1)}: {r.apply_rate:,.0f} files/s from job "
+              f"started..finished ({r.apply_wall_rate:,.0f} wall; {r.renamed:,} renamed)")
+        print(f"ours   rollback of that apply: {r.rollback_rate:,.0f} ops/s from job "
+              f"started..finished ({r.rollback_ops:,} ops); tree restored: "
+              f"{'yes' if r.restored else 'NO'}")
+
+
+# --- 3. dedupe ----------------------------------------------------------------------------
+
+
+@dataclass
+class Expected:
+    files: int
+    bytes: int
+    groups: int
+    duplicates: int
+    reclaimable: int
+
+
+def make_dupe_tree(root: str, files: int, total: int, dup_fraction: float) -> Expected:
+    """files random files of about total bytes, dup_fraction of them copies of others."""
+    rng = random.Random(1)
+    n_dup = int(files * dup_fraction)
+    n_orig = files - n_dup
+    mean = total // files
+    copies: dict[int, list[int]] = {}
+    for j in range(n_dup):
+        copies.setdefault(rng.randrange(n_orig), []).append(j)
+    written = reclaim = 0
+    for i in range(n_orig):
+        data = rng.randbytes(rng.randint(mean // 10, mean * 19 // 10))
+        targets = [os.path.join(root, f"d{i % 200:03}", f"s{i % 7}", f"f{i:06}.bin")]
+        targets += [os.path.join(root, "copies", f"c{j % 100:03}", f"dup{j:06}.bin")
+                    for j in copies.get(i, ())]
+        for path in targets:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+        written += len(data) * len(targets)
+        reclaim += len(data) * (len(targets) - 1)
+    return Expected(files, written, len(copies), n_dup, reclaim)
+
+
+def warm(root: str) -> None:
+    """Read every file under root once (page cache)."""
+    buf = bytearray(1 << 20)
+    for d, _, names in os.walk(root):
+        for n in names:
+            with open(os.path.join(d, n), "rb", buffering=0) as fh:
+                while fh.readinto(buf):
+                    pass
+
+
+def check(label: str, exp: Expected, groups: int, dups: int, reclaim: int | None = None) -> str:
+    ok = groups == exp.groups and dups == exp.duplicates and reclaim in (None, exp.reclaimable)
+    extra = "" if reclaim is None else f", {reclaim / 1e6:,.1f} MB reclaimable"
+    return (f"{label}: {groups:,} groups, {dups:,} duplicates{extra} -> "
+            f"{'matches' if ok else 'MISMATCH with'} the generated tree")
+
+
+def dedupe_in_process(tree: str, parent: str) -> tuple[float, dict[str, Any]]:
+    """Kind dedupe (action report) run in this process, as the worker runs it (4 threads)."""
+    async def go() -> tuple[float, dict[str, Any]]:
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(4))  # the worker's default --threads
+        ctx = JobContext(job_id="bench", attempt=1, kind="dedupe", paths=[tree],
+                         params=validate_params(DEDUPE, {"action": "report"}), dry_run=False,
+                         roots=[parent], reporter=CollectingReporter())
+        t0 = time.perf_counter()
+        result = await DEDUPE.run(ctx) or {}
+        ctx.flush_items()
+        return time.perf_counter() - t0, {**ctx.result, **result}
+    return asyncio.run(go())
+
+
+def jdupes_once(tree: str, scratch: str) -> tuple[float, int, int]:
+    """(seconds, groups, duplicates) of ``jdupes -r -q tree``."""
+    t0 = time.perf_counter()
+    out = subprocess.run(["jdupes", "-r", "-q", tree], cwd=scratch, capture_output=True,
+                         check=True).stdout
+    dt = time.perf_counter() - t0
+    groups = [g for g in out.split(b"\n\n") if g.strip()]
+    return dt, len(groups), sum(len(g.strip().split(b"\n")) - 1 for g in groups)
+
+
+def rmlint_once(tree: str, scratch: str) -> tuple[float, int, int]:
+    """(seconds, groups, duplicates) of ``rmlint -T df -o json:FILE tree`` (output in scratch)."""
+    out = os.path.join(scratch, "rmlint.json")
+    t0 = time.perf_counter()
+    subprocess.run(["rmlint", "-T", "df", "-o", f"json:{out}", tree], cwd=scratch, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dt = time.perf_counter() - t0
+    with open(out) as fh:
+        rows = [r for r in json.load(fh) if r.get("type") == "duplicate_file"]
+    return dt, sum(r["is_original"] for r in rows), sum(not r["is_original"] for r in rows)
+
+
+def bench_dedupe(tmp: str, files: int, total: int) -> None:
+    tree = os.path.join(tmp, "tree")
+    t0 = time.perf_counter()
+    exp = make_dupe_tree(tree, files, total, 0.2)
+    print(f"dedupe tree: {exp.files:,} files, {exp.bytes / 1e9:.2f} GB, {exp.duplicates:,} "
+          f"duplicates (20%) of {exp.groups:,} originals, {exp.reclaimable / 1e6:,.0f} MB "
+          f"reclaimable (made in {time.perf_counter() - t0:.1f} s); page cache warmed, "
+          f"median of {RUNS} runs each")
+    warm(tree)
+
+    with Fabric(workers=1, root=tmp) as f:
+        spans = []
+        for _ in range(RUNS):
+            (job,), span, _ = run_jobs(f, [("dedupe", [tree], {"action": "report"}, False)])
+            spans.append(span)
+            res = job["result"]
+    ours_job = statistics.median(spans)
+    print(check("       sanity, ours (job result)", exp, res["groups"], res["duplicates"],
+                res["reclaimable_bytes"]))
+    runs = [dedupe_in_process(tree, tmp) for _ in range(RUNS)]
+    ours_proc = statistics.median(dt for dt, _ in runs)
+    res = runs[-1][1]
+    print(check("       sanity, ours (in-process)", exp, res["groups"], res["duplicates"],
+                res["reclaimable_bytes"]))
+
+    theirs: dict[str, float] = {}
+    for name, once in (("jdupes", jdupes_once), ("rmlint", rmlint_once)):
+        if shutil.which(name) is None:
+            print(f"{name:6} not installed")
+            continue
+        with tempfile.TemporaryDirectory() as scratch:
+            runs3 = [once(tree, scratch) for _ in range(RUNS)]
+        theirs[name] = statistics.median(dt for dt, _, _ in runs3)
+        _, g, d = runs3[-1]
+        print(check(f"       sanity, {name}", exp, g, d))
+
+    print(f"ours   dedupe (action report) through the real system, 1 worker process: "
+          f"{ours_job:.2f} s job started..finished ({files / ours_job:,.0f} files/s, "
+          f"{exp.bytes / 1e6 / ours_job:,.0f} MB/s)")
+    print(f"ours   dedupe in-process (the kind under a JobContext, 4 threads): {ours_proc:.2f} s")
+    for name, dt in theirs.items():
+        args = "-r -q" if name == "jdupes" else "-T df -o json:FILE"
+        print(f"{name:6} {args}: {dt:.2f} s")
+    if theirs:
+        best, dt = min(theirs.items(), key=lambda kv: kv[1])
+        print(f"ratio  ours/{best} (the faster): {ours_job / dt:.2f} job, "
+              f"{ours_proc / dt:.2f} in-process   [target <= 1.5]")
+    else:
+        print("ratio  n/a: neither jdupes nor rmlint is installed")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="smaller trees (a smoke run)")
+    args = p.parse_args()
+    rename_files, dupe_files, dupe_bytes = ((4_000, 4_000, 200_000_000) if args.quick
+                                            else (20_000, 20_000, 2_000_000_000))
+    with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
+        bench_rename(os.path.realpath(tmp), rename_files)
+    with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
+        bench_dedupe(os.path.realpath(tmp), dupe_files, dupe_bytes)
+
+
+if __name__ == "__main__":
+    main()
