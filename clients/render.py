@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -101,7 +102,11 @@ def plan_table(ops: list[dict[str, Any]], total: int) -> Table:
     for op in ops:
         style = "red" if op["status"] in ("conflict", "failed") else ""
         status = f"[{style}]{op['status']}[/]" if style else op["status"]
-        table.add_row(str(op["i"]), op["op"], status, op["src"], op["dst"], op["message"])
+        src, dst = op["src"], op["dst"]
+        if dst and os.path.dirname(src) == os.path.dirname(dst):  # a rename in place
+            src, dst = os.path.basename(src), os.path.basename(dst)
+        table.add_row(str(op["i"]), op["op"], status, src, dst, op["message"].replace(
+            os.path.dirname(op["src"]) + "/", ""))
     return table
 
 

@@ -3,8 +3,9 @@
 Generates ./demo-library (10,000 audio files in MP3, FLAC and WAV with varied
 and unicode tags, some untagged, a few corrupt) unless it exists, starts the
 broker and a worker pool sized to the CPU count on the default loopback
-endpoints with the store in ./.demo, runs a ``scan`` job with a live progress
-bar, prints what it found, and stops everything.
+endpoints with the store in ./.demo, runs a ``scan`` job and then a dry-run
+``rename`` with live progress bars, prints what they found and the planned
+renames (collisions included), and stops everything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from medialoom.broker.config import BrokerConfig
 from medialoom.clients.client import AsyncClient, Client
-from medialoom.clients.render import console, live_progress, results_table
+from medialoom.clients.render import console, live_progress, plan_table, results_table
 from medialoom.clients.up import broker_argv
 from medialoom.samplelib import generate
 
@@ -61,9 +62,21 @@ async def _scan(config: BrokerConfig, library: str) -> int:
         console.print(f"formats: {done['result'].get('formats')}")
         failed = await client.results(job["id"], status=["failed"], limit=10)
         console.print(results_table(failed["items"], failed["total"]))
-        console.print("to browse this job later: medialoom up --data-dir .demo --root "
-                      f"demo-library, then medialoom results {job['id']} --status failed")
-        return 0 if done["status"] == "completed" else 1
+        code = 0 if done["status"] == "completed" else 1
+        template = "[{key:camelot} - ]{artist} - {title}"
+        plan_job = await client.start("rename", [library], {"template": template},
+                                      dry_run=True, allow_conflict=True)
+        console.print(f"\nstarted a dry-run rename [bold]{plan_job['id']}[/] with template "
+                      f"{template!r} (nothing is changed)")
+        await live_progress(client.watch(plan_job["id"]))
+        plan = await client.plan(plan_job["id"], limit=5)
+        conflicts = await client.plan(plan_job["id"], status=["conflict"], limit=5)
+        console.print(plan_table(plan["ops"], plan["total"]))
+        console.print(plan_table(conflicts["ops"], conflicts["total"]))
+        console.print("to browse these jobs later: medialoom up --data-dir .demo --root "
+                      f"demo-library, then open http://127.0.0.1:8570/ or run medialoom plan "
+                      f"{plan_job['id']} --status conflict")
+        return code
 
 
 def main() -> int:
