@@ -54,6 +54,7 @@ _INSERT_PLAN = "INSERT OR REPLACE INTO plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ORDER_SQL = {"created": "created", "updated": "updated", "priority": "priority",
               "status": "status", "kind": "kind", "finished": "finished"}
 MAX_BATCH = 2000
+_JSON_COLUMNS = frozenset({"details", "expect"})
 
 Done = Callable[[list[tuple[Any, ...]], list[tuple[int, Any]]], None]
 
@@ -227,36 +228,35 @@ class Store:
                 "at": time.time()}
 
     @staticmethod
-    def _read_results(conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
-                      limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
+    def _page(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], job_id: str,
+              statuses: tuple[str, ...], limit: int, offset: int,
+              ) -> tuple[list[dict[str, Any]], int] | None:
+        """A page of a job's rows in ``items`` or ``plan`` by index; None if no such job."""
         if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
             return None
         where, args = "job_id = ?", [job_id]
         if statuses:
             where += f" AND status IN ({', '.join('?' * len(statuses))})"
             args += list(statuses)
-        rows = conn.execute(f"SELECT i, path, status, message, duration_ms, details FROM items "
-                            f"WHERE {where} ORDER BY i LIMIT ? OFFSET ?",
-                            [*args, limit, offset]).fetchall()
-        total = conn.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
-        return ([{"i": i, "path": p, "status": s, "message": msg, "duration_ms": d,
-                  "details": json.loads(det) if det else {}} for i, p, s, msg, d, det in rows],
-                total)
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} "
+                            "ORDER BY i LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        total = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
+        out = []
+        for row in rows:
+            record = dict(zip(columns, row, strict=True))
+            for name in _JSON_COLUMNS.intersection(record):
+                record[name] = json.loads(record[name]) if record[name] else {}
+            out.append(record)
+        return out, total
 
-    @staticmethod
-    def _read_plan(conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
+    @classmethod
+    def _read_results(cls, conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
+                      limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
+        return cls._page(conn, "items", ("i", "path", "status", "message", "duration_ms",
+                                         "details"), job_id, statuses, limit, offset)
+
+    @classmethod
+    def _read_plan(cls, conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
                    limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
-        if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
-            return None
-        where, args = "job_id = ?", [job_id]
-        if statuses:
-            where += f" AND status IN ({', '.join('?' * len(statuses))})"
-            args += list(statuses)
-        rows = conn.execute(f"SELECT i, op, src, dst, expect, status, message, details FROM plan "
-                            f"WHERE {where} ORDER BY i LIMIT ? OFFSET ?",
-                            [*args, limit, offset]).fetchall()
-        total = conn.execute(f"SELECT COUNT(*) FROM plan WHERE {where}", args).fetchone()[0]
-        return ([{"i": i, "op": op, "src": src, "dst": dst,
-                  "expect": json.loads(exp) if exp else {}, "status": st, "message": msg,
-                  "details": json.loads(det) if det else {}}
-                 for i, op, src, dst, exp, st, msg, det in rows], total)
+        return cls._page(conn, "plan", ("i", "op", "src", "dst", "expect", "status", "message",
+                                        "details"), job_id, statuses, limit, offset)

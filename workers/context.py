@@ -165,26 +165,21 @@ class JobContext:
         self._reporter.send_plan(self, batch, True)
         self.has_plan = True
 
-    async def stored_plan(self, job_id: str | None = None, page: int = 1000,
-                          ) -> AsyncIterator[dict[str, Any]]:
+    def stored_plan(self, job_id: str | None = None, page: int = 1000,
+                    ) -> AsyncIterator[dict[str, Any]]:
         """The plan stored at the broker for this job (or another one), in index order."""
-        offset = 0
-        while True:
-            rows, total = await self._reporter.fetch(self, "plan", job_id or self.job_id,
-                                                     offset, page, [])
-            for row in rows:
-                yield row
-            offset += len(rows)
-            if not rows or offset >= total:
-                return
+        return self._stored("plan", job_id or self.job_id, [], page)
 
-    async def stored_items(self, job_id: str | None = None, statuses: list[str] | None = None,
-                           page: int = 1000) -> AsyncIterator[dict[str, Any]]:
+    def stored_items(self, job_id: str | None = None, statuses: list[str] | None = None,
+                     page: int = 1000) -> AsyncIterator[dict[str, Any]]:
         """Item results stored at the broker for this job (or another one), in index order."""
+        return self._stored("items", job_id or self.job_id, list(statuses or []), page)
+
+    async def _stored(self, what: str, job_id: str, statuses: list[str],
+                      page: int) -> AsyncIterator[dict[str, Any]]:
         offset = 0
         while True:
-            rows, total = await self._reporter.fetch(self, "items", job_id or self.job_id,
-                                                     offset, page, list(statuses or []))
+            rows, total = await self._reporter.fetch(self, what, job_id, offset, page, statuses)
             for row in rows:
                 yield row
             offset += len(rows)
