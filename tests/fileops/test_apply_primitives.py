@@ -101,21 +101,11 @@ def test_forced_copy_move_preserves_content_mode_and_mtime(tmp_path: Path) -> No
     assert [p.name for p in dst.parent.iterdir()] == ["b.flac"]  # no temporary left
 
 
-def test_move_across_real_file_systems(tmp_path: Path) -> None:
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
-        pytest.skip("no second file system (/dev/shm) on this host")
-    other = shm / f"medialoom-test-{os.getpid()}-{tmp_path.name}"
-    other.mkdir()
-    try:
-        src = other / "a.mp3"
-        src.write_bytes(b"cross" * 1000)
-        assert move(str(src), str(tmp_path / "a.mp3")) is True
-        assert (tmp_path / "a.mp3").read_bytes() == b"cross" * 1000 and not src.exists()
-    finally:
-        for p in other.iterdir():
-            p.unlink()
-        other.rmdir()
+def test_move_across_real_file_systems(tmp_path: Path, other_fs: Path) -> None:
+    src = other_fs / "a.mp3"
+    src.write_bytes(b"cross" * 1000)
+    assert move(str(src), str(tmp_path / "a.mp3")) is True
+    assert (tmp_path / "a.mp3").read_bytes() == b"cross" * 1000 and not src.exists()
 
 
 def test_copy_move_refuses_an_existing_target_and_clears_its_own_leftovers(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +87,6 @@ def test_both_gone_is_vanished(ab: tuple[Path, Path]) -> None:
     status, message, _, _ = apply_op(row)
     assert status == "vanished" and "is gone" in message
 
-
-@pytest.fixture
-def other_fs(tmp_path: Path) -> Iterator[Path]:
-    """A folder on another file system than tmp_path (/dev/shm), removed afterwards."""
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
-        pytest.skip("no second file system (/dev/shm) on this host")
-    folder = shm / f"medialoom-test-{os.getpid()}-{tmp_path.name}"
-    folder.mkdir()
-    yield folder
-    shutil.rmtree(folder)
 
 
 def test_an_interrupted_copy_move_is_finished_only_when_the_copy_is_identical(

@@ -4,10 +4,8 @@ quarantine and hardlink actions with rollback, and files changed before acting."
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,17 +156,6 @@ async def test_dry_run_plans_without_acting(tmp_path: Path) -> None:
     assert tree(tmp_path) == before and result["planned"] == 3
     assert {i["status"] for i in items(ctx._reporter)} == {"planned"}
 
-
-@pytest.fixture
-def other_fs(tmp_path: Path) -> Iterator[Path]:
-    """A folder on another file system than tmp_path (/dev/shm), removed afterwards."""
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
-        pytest.skip("no second file system (/dev/shm) on this host")
-    folder = shm / f"medialoom-test-{os.getpid()}-{tmp_path.name}"
-    folder.mkdir()
-    yield folder
-    shutil.rmtree(folder)
 
 
 async def test_no_hard_link_across_file_systems(tmp_path: Path, other_fs: Path) -> None:

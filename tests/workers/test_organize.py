@@ -4,9 +4,7 @@ failures, cross-device moves, and rollback after a cancelled run."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -176,17 +174,6 @@ async def test_unwritable_target_folder_fails_its_items_and_the_job_continues(
     assert got["b.jpg"]["status"] == "moved" and (tmp_path / "in" / "a.pdf").exists()
     assert result["moved"] == 1 and result["failed"] == 1
 
-
-@pytest.fixture
-def other_fs(tmp_path: Path) -> Iterator[Path]:
-    """A folder on another file system than tmp_path (/dev/shm), removed afterwards."""
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
-        pytest.skip("no second file system (/dev/shm) on this host")
-    folder = shm / f"medialoom-test-{os.getpid()}-{tmp_path.name}"
-    folder.mkdir()
-    yield folder
-    shutil.rmtree(folder)
 
 
 async def test_moves_across_file_systems_and_back(tmp_path: Path, other_fs: Path) -> None:
