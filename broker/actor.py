@@ -47,7 +47,6 @@ class BrokerActor:
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
-        self.dropped = 0
 
     @staticmethod
     def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str) -> zmq.Socket[Any]:
@@ -160,7 +159,7 @@ class BrokerActor:
         try:
             msg = codec.decode(frames[1:], "worker")
         except RemoteProtocolError as exc:
-            self.dropped += 1
+            self.state.counters["dropped"] += 1
             log.warning("dropped bad worker message: %s", exc.message)
             return
         self._execute(self.state.handle_worker(peer, msg, time.time()))
@@ -169,7 +168,7 @@ class BrokerActor:
         try:
             msg = codec.decode(frames, "event")
         except RemoteProtocolError:
-            self.dropped += 1
+            self.state.counters["dropped"] += 1
             return
         if isinstance(msg, m.Progress):
             self._execute(self.state.handle_progress(msg, time.time()))
@@ -201,7 +200,7 @@ class BrokerActor:
         try:
             sock.send_multipart([peer, *codec.encode(msg, channel)], zmq.NOBLOCK)
         except zmq.Again:
-            self.dropped += 1
+            self.state.counters["dropped"] += 1
 
     def _execute(self, effects: list[Any]) -> None:
         for effect in effects:
@@ -213,7 +212,7 @@ class BrokerActor:
                 try:
                     self.events_out.send_multipart(codec.encode(effect.msg, "event"), zmq.NOBLOCK)
                 except zmq.Again:
-                    self.dropped += 1
+                    self.state.counters["dropped"] += 1
             elif isinstance(effect, Persist):
                 if effect.ops or effect.then or effect.durable:
                     self.store.write(effect.ops, (effect.then, effect.durable))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,8 +150,3 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
     job = Job(**values)
     job.durable = True
     return job
-
-
-def now_s() -> float:
-    """Wall-clock unix time; only the I/O shells call it."""
-    return time.time()

@@ -140,7 +140,7 @@ class BrokerState:
         self.tokens = count(1)
         self.next_heartbeat = now
         self.next_retention = now + 5.0
-        self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0}
+        self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0}
         for job in recovered:
             # events after the last stored row were numbered past job.seq: jump beyond them so
             # subscribers never see a number again (at most ~10 events/s per job are published)
@@ -153,8 +153,9 @@ class BrokerState:
                 job.lease_until = now + config.reclaim_lease_s
 
     def __repr__(self) -> str:
+        counters = " ".join(f"{k}={v}" for k, v in self.counters.items())
         return (f"<BrokerState active={len(self.active)} queued={self.queued} "
-                f"workers={len(self.workers)} cached={len(self.finished)}>")
+                f"workers={len(self.workers)} cached={len(self.finished)} {counters}>")
 
     # --- lookups -----------------------------------------------------------------
 

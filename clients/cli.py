@@ -15,7 +15,7 @@ from typing import Any
 from medialoom import settings
 from medialoom.protocol.errors import BrokerUnavailable
 
-from .client import TERMINAL, AsyncClient, Client, ClientError
+from .client import AsyncClient, Client, ClientError
 
 RET_OK, RET_FAILED, RET_USAGE, RET_CANCELLED, RET_UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_FOR_STATUS = {"completed": RET_OK, "failed": RET_FAILED, "cancelled": RET_CANCELLED}
@@ -258,4 +258,4 @@ def _delegate(command: str, argv: list[str]) -> int:
     return gateway_main(argv)
 
 
-__all__ = ["TERMINAL", "main"]
+__all__ = ["main"]

@@ -58,10 +58,6 @@ class RemoteProtocolError(MedialoomError):
     code = "protocol.bad_frame"
 
 
-class LocalProtocolError(MedialoomError):
-    """This process tried to send something the protocol does not allow (a bug here)."""
-
-
 class RequestError(MedialoomError):
     """A well-formed request that the broker refuses (not found, conflict, full, ...)."""
 

@@ -16,8 +16,3 @@ class WorkerConfig:
     heartbeat_interval_s: float = 1.0
     heartbeat_liveness: int = 3
     threads: int = 4
-
-    @classmethod
-    def for_host(cls, host: str, **kw: object) -> WorkerConfig:
-        """Endpoints on HOST with the default ports (5571 workers, 5572 events in)."""
-        return cls(workers=f"tcp://{host}:5571", events_in=f"tcp://{host}:5572", **kw)  # type: ignore[arg-type]
