@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--slots", type=int, default=None, help="jobs per worker process")
     up.add_argument("--no-gateway", action="store_true", help="do not start the HTTP gateway")
     up.add_argument("--gateway", metavar="HOST:PORT", help="gateway address (127.0.0.1:8570)")
+    up.add_argument("--allow-host", action="append", default=[], metavar="NAME[:PORT]",
+                    help="another Host name the gateway answers (a reverse proxy's or DNS "
+                    "name); repeat for several. Its token is DATA_DIR/gateway-token or "
+                    "$MEDIALOOM_GATEWAY_TOKEN, never a flag")
 
     sub.add_parser("broker", help="run the broker", add_help=False)
     sub.add_parser("worker", help="run a worker pool", add_help=False)

@@ -77,10 +77,16 @@ def run_up(args: argparse.Namespace) -> int:
         gateway_line = ""
         if not args.no_gateway and importlib.util.find_spec("medialoom.clients.gateway"):
             addr = args.gateway or "127.0.0.1:8570"
-            procs["gateway"] = subprocess.Popen(
-                [sys.executable, "-m", "medialoom.clients.gateway", "--listen", addr,
-                 "--endpoint", config.clients, "--events", config.events_out,
-                 "--data-dir", config.data_dir])
+            # no secret on this command line: the gateway reads its token from
+            # DATA_DIR/gateway-token or MEDIALOOM_GATEWAY_TOKEN (inherited environment)
+            gateway = [sys.executable, "-m", "medialoom.clients.gateway", "--listen", addr,
+                       "--endpoint", config.clients, "--events", config.events_out,
+                       "--data-dir", config.data_dir]
+            for name in getattr(args, "allow_host", None) or []:
+                gateway += ["--allow-host", name]
+            if getattr(args, "config", None):
+                gateway += ["--config", args.config]
+            procs["gateway"] = subprocess.Popen(gateway)
             gateway_line = f"\n  web UI and API  http://{addr}/"
         print(f"medialoom is up: broker {config.clients}, {n} worker processes"
               f"{gateway_line}\n  library roots   {', '.join(config.roots)}"

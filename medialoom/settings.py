@@ -16,9 +16,11 @@ KEYS: dict[str, type] = {
     "data_dir": str, "roots": list, "host": str, "clients": str, "workers": str,
     "events_in": str, "events_out": str, "heartbeat_interval_s": float,
     "heartbeat_liveness": int, "max_attempts": int, "queue_max": int,
-    "retention_days": float, "sync": str, "slots": int, "gateway": str, "token": str,
-    "auth": str,
+    "retention_days": float, "sync": str, "slots": int, "gateway": str, "auth": str,
+    "gateway_hosts": list,
 }
+#: list settings whose environment form is not split on os.pathsep (host:port has a colon)
+LIST_SEPARATORS: dict[str, str] = {"gateway_hosts": ","}
 
 
 def default_config_file() -> Path:
@@ -37,7 +39,7 @@ def _coerce(name: str, value: Any) -> Any:
     kind = KEYS[name]
     if kind is list:
         if isinstance(value, str):
-            return [v for v in value.split(os.pathsep) if v]
+            return [v for v in value.split(LIST_SEPARATORS.get(name, os.pathsep)) if v]
         return list(value)
     return kind(value)
 

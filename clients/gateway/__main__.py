@@ -1,10 +1,13 @@
 """``python -m medialoom.clients.gateway`` (``medialoom gateway``): run the HTTP/WebSocket gateway.
 
     --listen HOST:PORT --endpoint CLIENTS --events EVENTS_OUT --data-dir DIR
-    [--token TOKEN] [--auth auto|always|never] [--timeout S] [--config FILE]
+    [--auth auto|always|never] [--allow-host NAME]... [--timeout S] [--config FILE]
 
-Prints the URL and the bearer token at start.  Exit codes: 0 after a clean
-stop (SIGINT/SIGTERM), 1 if the address cannot be bound, 2 bad usage.
+The bearer token is never on the command line (``ps`` would show it): it is
+MEDIALOOM_GATEWAY_TOKEN, else DATA_DIR/gateway-token (0600, generated on
+first start).  Prints the URL, the served Host names and where the token is
+kept — never the token.  Exit codes: 0 after a clean stop (SIGINT/SIGTERM),
+1 if the address cannot be bound, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from aiohttp import web
 from medialoom import settings
 
 from .app import create_app
-from .auth import TOKEN_FILE, load_or_create_token
+from .auth import TOKEN_ENV, TOKEN_FILE, load_or_create_token, token_from_env
 from .config import AUTH_MODES, DEFAULT_LISTEN, GatewayConfig, parse_listen
+from .security import HostPolicy
 
 RET_OK, RET_BIND, RET_USAGE = 0, 1, 2
 log = logging.getLogger("medialoom.gateway")
@@ -32,17 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     """The gateway's flags."""
     p = argparse.ArgumentParser(prog="medialoom gateway", description=(
         "Serve the REST API, the WebSocket and the web UI in front of a medialoom broker. "
-        "Exit codes: 0 stopped, 1 cannot bind, 2 bad usage."))
+        f"The bearer token is read from ${TOKEN_ENV}, else from DATA_DIR/{TOKEN_FILE} "
+        "(created with mode 0600 on first start); it is never taken from or printed on the "
+        "command line. Exit codes: 0 stopped, 1 cannot bind, 2 bad usage."))
     p.add_argument("--listen", metavar="HOST:PORT",
                    help=f"address to listen on (default {DEFAULT_LISTEN}; port 0 picks one)")
     p.add_argument("--broker", metavar="HOST", help="broker host (ports 5570 and 5573)")
     p.add_argument("--endpoint", help="broker client endpoint (default tcp://127.0.0.1:5570)")
     p.add_argument("--events", help="broker events-out endpoint (default tcp://127.0.0.1:5573)")
-    p.add_argument("--data-dir", help="where gateway-token is kept")
-    p.add_argument("--token", help="bearer token to require (default: DATA_DIR/gateway-token, "
-                   "generated on first start)")
+    p.add_argument("--data-dir", help=f"where {TOKEN_FILE} is kept")
     p.add_argument("--auth", choices=AUTH_MODES,
                    help="auto (default): token required unless listening on loopback")
+    p.add_argument("--allow-host", action="append", metavar="NAME[:PORT]",
+                   help="also answer requests for this Host name (a reverse proxy's or DNS "
+                   "name; any port unless :PORT is given); repeat for several. Others get 403 "
+                   "(DNS rebinding defence). Setting: gateway_hosts")
     p.add_argument("--timeout", type=float, default=5.0,
                    help="seconds to wait for the broker before answering 502")
     p.add_argument("--config", help="TOML settings file")
@@ -54,14 +62,39 @@ def config_from(args: argparse.Namespace) -> GatewayConfig:
     """GatewayConfig from file, environment and flags; the token is read or created here."""
     s = settings.load(args.config, {"gateway": args.listen, "host": args.broker,
                                     "clients": args.endpoint, "events_out": args.events,
-                                    "data_dir": args.data_dir, "token": args.token,
-                                    "auth": args.auth})
+                                    "data_dir": args.data_dir, "auth": args.auth,
+                                    "gateway_hosts": args.allow_host})
     host, port = parse_listen(s.get("gateway") or DEFAULT_LISTEN)
     data_dir = os.path.expanduser(s.get("data_dir") or settings.default_data_dir())
     ep = settings.endpoints(s)
+    token = token_from_env()
+    if token:
+        where = f"${TOKEN_ENV}"
+    else:
+        token, where = load_or_create_token(data_dir), os.path.join(data_dir, TOKEN_FILE)
     return GatewayConfig(host=host, port=port, endpoint=ep["clients"], events=ep["events_out"],
-                         data_dir=data_dir, token=s.get("token") or load_or_create_token(data_dir),
-                         auth=s.get("auth") or "auto", timeout_s=args.timeout)
+                         data_dir=data_dir, token=token, token_from=where,
+                         auth=s.get("auth") or "auto", timeout_s=args.timeout,
+                         allowed_hosts=tuple(s.get("gateway_hosts") or ()))
+
+
+def banner(config: GatewayConfig, port: int) -> str:
+    """The start-up lines: URL, served hosts, whether a token is needed and where it is kept."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = f"http://{host}:{port}/"
+    where = config.token_from or os.path.join(config.data_dir, TOKEN_FILE)
+    if config.auth_required:
+        need = f"required (Authorization: Bearer); kept in {where}"
+        hint = "  (the page asks for the token once)"
+    else:
+        why = "--auth never" if config.auth == "never" else "on loopback"
+        need = f"not required {why}; kept in {where}"
+        hint = ""
+    hosts = ", ".join(HostPolicy(config).describe(port))
+    return (f"medialoom gateway: {url}  (broker {config.endpoint}, events {config.events})\n"
+            f"  token: {need}\n"
+            f"  hosts: {hosts}  (--allow-host NAME adds one)\n"
+            f"  open {url}{hint}")
 
 
 async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
@@ -72,13 +105,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
         site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5.0)
         await site.start()
         port = next((a[1] for a in runner.addresses if isinstance(a, tuple)), config.port)
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        url = f"http://{host}:{port}/"
-        need = "required" if config.auth_required else "not required on loopback"
-        print(f"medialoom gateway: {url}  (broker {config.endpoint}, events {config.events})\n"
-              f"  token: {config.token}  ({need}; kept in "
-              f"{os.path.join(config.data_dir, TOKEN_FILE)})\n"
-              f"  open {url}?token={config.token}", flush=True)
+        print(banner(config, port), flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -100,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s gateway %(levelname)s %(message)s")
     try:
         config = config_from(args)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"medialoom gateway: {exc}", file=sys.stderr)
         return RET_USAGE
     try:

@@ -18,7 +18,9 @@ from medialoom.protocol.errors import BrokerUnavailable
 
 from .errors import ApiError, BadRequest
 from .inputs import STATUSES, field, json_body, page, query_list, reject_unknown, string_list
-from .keys import CONFIG, HUB, KIND_SCHEMAS, WEBSOCKETS, client_of
+from .jsonio import json_response
+from .keys import CONFIG, COUNTERS, HUB, KIND_SCHEMAS, WEBSOCKETS, client_of
+from .security import REFUSALS
 
 START_FIELDS = ("kind", "paths", "path", "options", "params", "priority", "dry_run",
                 "allow_conflict", "max_attempts")
@@ -66,7 +68,7 @@ async def create_job(request: web.Request) -> web.Response:
                           dry_run=field(body, "dry_run", bool, False),
                           allow_conflict=field(body, "allow_conflict", bool, False),
                           max_attempts=field(body, "max_attempts", int, 0))
-    return web.json_response({"id": job["id"], "job": job}, status=202,
+    return json_response({"id": job["id"], "job": job}, status=202,
                              headers={"Location": f"/api/v1/jobs/{job['id']}"})
 
 
@@ -77,12 +79,12 @@ async def list_jobs(request: web.Request) -> web.Response:
     limit, offset = page(request)
     order = order_param(request.query.get("order_by") or request.query.get("order"))
     data = await client_of(request).list(status, kind, limit, offset, order)
-    return web.json_response({**data, "limit": limit, "offset": offset, "order_by": order})
+    return json_response({**data, "limit": limit, "offset": offset, "order_by": order})
 
 
 async def get_job(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/{id}: the job map with its progress."""
-    return web.json_response(await client_of(request).status(request.match_info["id"]))
+    return json_response(await client_of(request).status(request.match_info["id"]))
 
 
 async def job_results(request: web.Request) -> web.Response:
@@ -90,7 +92,7 @@ async def job_results(request: web.Request) -> web.Response:
     limit, offset = page(request, 100)
     data = await client_of(request).results(request.match_info["id"],
                                             query_list(request, "status"), limit, offset)
-    return web.json_response({**data, "limit": limit, "offset": offset})
+    return json_response({**data, "limit": limit, "offset": offset})
 
 
 async def job_plan(request: web.Request) -> web.Response:
@@ -99,13 +101,13 @@ async def job_plan(request: web.Request) -> web.Response:
     data = await client_of(request).plan(request.match_info["id"],
                                          status=query_list(request, "status"),
                                          limit=limit, offset=offset)
-    return web.json_response({"complete": False, **data, "limit": limit, "offset": offset})
+    return json_response({"complete": False, **data, "limit": limit, "offset": offset})
 
 
 async def cancel_job(request: web.Request) -> web.Response:
     """POST /api/v1/jobs/{id}/cancel: 200 if it ended at once, 202 while a worker stops it."""
     job = await client_of(request).cancel(request.match_info["id"])
-    return web.json_response({"job": job}, status=200 if job["status"] in TERMINAL else 202)
+    return json_response({"job": job}, status=200 if job["status"] in TERMINAL else 202)
 
 
 async def finished_job(request: web.Request, action: str) -> dict[str, Any]:
@@ -125,19 +127,19 @@ async def rollback_job(request: web.Request) -> web.Response:
     job = await start_job(request, "rollback", list(target["paths"]), {"job": target["id"]},
                           priority=field(body, "priority", str, "normal"),
                           dry_run=field(body, "dry_run", bool, False), allow_conflict=False)
-    return web.json_response({"id": job["id"], "job": job, "rollback_of": target["id"]},
+    return json_response({"id": job["id"], "job": job, "rollback_of": target["id"]},
                              status=202, headers={"Location": f"/api/v1/jobs/{job['id']}"})
 
 
 async def delete_job(request: web.Request) -> web.Response:
     """DELETE /api/v1/jobs/{id}: clear a finished job and its results."""
     job = await finished_job(request, "clearing it")
-    return web.json_response({"cleared": await client_of(request).clear(job["id"])})
+    return json_response({"cleared": await client_of(request).clear(job["id"])})
 
 
 async def stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats: counts by status, items processed, success rate, workers."""
-    return web.json_response(await client_of(request).stats())
+    return json_response(await client_of(request).stats())
 
 
 def workers_by_kind(workers: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -155,16 +157,19 @@ def workers_by_kind(workers: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 async def health(request: web.Request) -> web.Response:
     """GET /api/v1/health: broker reachability, kinds and workers by kind (503 if down)."""
     config, client = request.app[CONFIG], client_of(request)
-    gateway = {"websockets": len(request.app[WEBSOCKETS]), **request.app[HUB].counters}
+    counters = request.app[COUNTERS]
+    gateway = {"websockets": len(request.app[WEBSOCKETS]), **request.app[HUB].counters,
+               "refused": {k: counters[k] for k in REFUSALS},
+               **{k: v for k, v in counters.items() if k not in REFUSALS}}
     started = time.perf_counter()
     try:
         hello, st = await asyncio.gather(client.hello(), client.stats())
     except BrokerUnavailable as exc:
-        return web.json_response({"status": "unavailable", "broker": {
+        return json_response({"status": "unavailable", "broker": {
             "reachable": False, "endpoint": config.endpoint, "error": exc.message},
             "gateway": gateway}, status=503)
     workers = st.get("workers", [])
-    return web.json_response({
+    return json_response({
         "status": "ok" if workers else "degraded",
         "broker": {"reachable": True, "endpoint": config.endpoint, "version": hello["broker"],
                    "protocol": hello["protocol"],
@@ -181,7 +186,7 @@ async def kinds(request: web.Request) -> web.Response:
     out = [schemas.get(name) or {"name": name, "description": "", "needs_paths": True,
                                  "changes_files": False, "params": {}}
            for name in hello["kinds"]]
-    return web.json_response({"kinds": out, "roots": hello.get("roots", [])})
+    return json_response({"kinds": out, "roots": hello.get("roots", [])})
 
 
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",

@@ -1,6 +1,8 @@
 """The gateway application factory (STYLE.md section 9).
 
-``create_app(config)`` wires the middlewares (JSON errors, bearer token),
+``create_app(config)`` wires the middlewares — JSON errors (outermost), the
+Host check, the bearer token when auth is required, then the write guard
+(same-origin or token, JSON only; security.py) — the strict response headers,
 the REST, compatibility, WebSocket and OpenAPI routes and the static web UI.
 The broker client and the event hub are opened in a cleanup context and
 websockets are closed with 1001 GOING_AWAY on shutdown.
@@ -24,11 +26,13 @@ from .auth import auth_middleware, load_or_create_token
 from .config import GatewayConfig
 from .errors import error_middleware
 from .hub import EventHub
-from .keys import CLIENT, CONFIG, HUB, KIND_SCHEMAS, WEBSOCKETS
+from .keys import CLIENT, CONFIG, COUNTERS, HOSTS, HUB, KIND_SCHEMAS, TOKEN, WEBSOCKETS
 from .openapi import openapi_json
+from .security import REFUSALS, HostPolicy, host_middleware, security_headers, write_guard
 from .ws import close_websockets, websocket
 
 STATIC = Path(__file__).with_name("static")
+STATIC_FILES = frozenset(p.name for p in STATIC.iterdir() if p.suffix in (".html", ".js", ".css"))
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -56,14 +60,28 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers=NO_CACHE)
 
 
+async def static_file(request: web.Request) -> web.FileResponse:
+    """GET /static/NAME: one of the UI's files; anything else is a JSON 404."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name, headers=NO_CACHE)
+
+
 def create_app(config: GatewayConfig) -> web.Application:
     """The gateway as an aiohttp application."""
-    middlewares = [error_middleware]
+    token = config.token
+    middlewares = [error_middleware, host_middleware]
     if config.auth_required:
-        token = config.token or load_or_create_token(config.data_dir)
+        token = token or load_or_create_token(config.data_dir)
         middlewares.append(auth_middleware(token))
+    middlewares.append(write_guard)
     app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[CONFIG] = config
+    app[TOKEN] = token
+    app[HOSTS] = HostPolicy(config)
+    app[COUNTERS] = dict.fromkeys((*REFUSALS, "internal", "client_gone", "ws_aborted"), 0)
+    app.on_response_prepare.append(security_headers)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[KIND_SCHEMAS] = api.describe_kinds()
     app.cleanup_ctx.append(broker_context)
@@ -73,5 +91,5 @@ def create_app(config: GatewayConfig) -> web.Application:
     app.router.add_get("/api/v1/ws", websocket)
     app.router.add_get("/api/v1/openapi.json", openapi_json)
     app.router.add_get("/", index)
-    app.router.add_static("/static/", STATIC, append_version=True)
+    app.router.add_get("/static/{name}", static_file)
     return app

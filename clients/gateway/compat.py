@@ -18,6 +18,7 @@ from medialoom.clients.client import TERMINAL
 from .api import order_param, start_job
 from .errors import BadRequest
 from .inputs import STATUSES, field, json_body, page, query_list, reject_unknown, string_list
+from .jsonio import json_response
 from .keys import client_of
 
 BATCH_FIELDS = ("path", "paths", "kind", "recursive", "pattern", "dry_run", "priority",
@@ -71,7 +72,7 @@ async def create_batch(request: web.Request) -> web.Response:
     job = await start_job(request, field(body, "kind", str, "scan"), paths, batch_params(body),
                           priority=field(body, "priority", str, "normal"),
                           dry_run=field(body, "dry_run", bool, False))
-    return web.json_response({"status": "started", "job_id": job["id"], "estimated_files": None,
+    return json_response({"status": "started", "job_id": job["id"], "estimated_files": None,
                               "message": "Batch job started"}, status=202,
                              headers={"Location": f"/batch/{job['id']}"})
 
@@ -100,7 +101,7 @@ async def get_batch(request: web.Request) -> web.Response:
     job, results = await asyncio.gather(client.status(job_id),
                                         client.results(job_id, limit=RESULTS_IN_DETAIL))
     params = job["params"]
-    return web.json_response({
+    return json_response({
         "job_id": job["id"], "kind": job["kind"], "status": job["status"],
         "path": job["paths"][0] if job["paths"] else None, "paths": job["paths"],
         "recursive": params.get("recursive"), "pattern": params.get("pattern"),
@@ -126,7 +127,7 @@ async def cancel_batch(request: web.Request) -> web.Response:
         except TimeoutError:
             job = await client.status(job["id"])
     done = job["status"] in TERMINAL
-    return web.json_response({
+    return json_response({
         "status": job["status"] if done else "cancelling", "job_id": job["id"],
         "message": "Job cancelled successfully" if done else
                    "Cancel requested; the job stops at its next checkpoint",
@@ -142,7 +143,7 @@ async def list_batch_jobs(request: web.Request) -> web.Response:
         order = "-" + order
     data = await client_of(request).list(status, query_list(request, "kind"), limit, offset,
                                          order)
-    return web.json_response({"jobs": [batch_summary(j) for j in data["jobs"]],
+    return json_response({"jobs": [batch_summary(j) for j in data["jobs"]],
                               "total": data["total"], "limit": limit, "offset": offset})
 
 
@@ -150,7 +151,7 @@ async def batch_stats(request: web.Request) -> web.Response:
     """GET /jobs/stats: the seed's statistics shape."""
     st = await client_of(request).stats()
     counts = st["counts"]
-    return web.json_response({
+    return json_response({
         "total_jobs": st["total"], **{s: counts.get(s, 0) for s in STATUSES},
         "total_files_processed": st["items_processed"], "success_rate": st["success_rate"],
         "average_duration_seconds": st["mean_duration_s"]})

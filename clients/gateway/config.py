@@ -27,6 +27,33 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
+def split_host(text: str) -> tuple[str, int | None]:
+    """``name``, ``name:port``, ``[v6]``, ``[v6]:port`` (or a bare v6 address) -> (name, port).
+
+    The name is lowercased, without brackets or a trailing dot.  ValueError if it
+    is not a host name or address (a scheme, a path, userinfo, spaces, a bad port).
+    """
+    value = text.strip().lower()
+    port: str | None = None
+    if value.startswith("["):
+        name, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r} is not a host[:port]")
+        port = rest[1:] if rest else None
+    elif value.count(":") > 1:  # a bare IPv6 address has no port
+        name = value
+    else:
+        name, sep, port_text = value.partition(":")
+        port = port_text if sep else None
+    if port is not None and not (port.isdigit() and 0 < int(port) <= 65535):
+        raise ValueError(f"{text!r} has no valid port")
+    name = name.rstrip(".")
+    if not name or any(not (c.isalnum() or c in "-._:") for c in name):
+        raise ValueError(f"{text!r} is not a host name or address (no scheme, path or port "
+                         "other than :PORT)")
+    return name, int(port) if port is not None else None
+
+
 def is_loopback(host: str) -> bool:
     """True if a listen host only accepts connections from this machine."""
     if host == "localhost":
@@ -54,10 +81,16 @@ class GatewayConfig:
     timeout_s: float = 5.0
     #: websocket messages queued for one slow client before it is disconnected
     ws_queue_max: int = 4096
+    #: Host names served besides the listen address (``name`` any port, ``name:port``)
+    allowed_hosts: tuple[str, ...] = ()
+    #: where the token came from, for the start-up banner (a file path or an env variable)
+    token_from: str = ""
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        for entry in self.allowed_hosts:
+            split_host(entry)
 
     @property
     def auth_required(self) -> bool:

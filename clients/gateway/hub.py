@@ -26,7 +26,6 @@ last seq it was sent per job.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,8 @@ from medialoom.clients.client import AsyncClient, ClientError
 from medialoom.protocol import codec
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
 
+from . import jsonio
+
 QUIET_S = 3.0
 SNAPSHOT_WORKERS = 4
 BUFFER_MAX = 2048
@@ -48,8 +49,8 @@ CLOSE = None
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON that is always valid (NaN and infinities from the broker become null)."""
+    return jsonio.dumps(data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .jsonio import json_response
+
 Schema = dict[str, Any]
 
 
@@ -114,26 +116,40 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 ERRORS = {
-    400: "a request field is missing or wrong; error.details.field names it",
-    401: "a bearer token is required (Authorization: Bearer <token> or ?token=)",
-    403: "a path resolves outside the library roots",
+    400: "a request field is missing or wrong (request.bad_field, job.bad_params; "
+         "error.details.field names it), or the body is not strict JSON (request.bad_json: "
+         "NaN, Infinity, 1e400, duplicate keys, nesting deeper than 32)",
+    401: "a bearer token is required (Authorization: Bearer <token>; ?token= only for GET "
+         "and the WebSocket, never for a write)",
+    403: "forbidden: a path outside the library roots (path.forbidden), a write or WebSocket "
+         "from another origin (request.cross_origin), or a Host header this gateway does not "
+         "serve (request.bad_host)",
     404: "no such job (or path)",
     409: "conflict: another active job covers the path, or the job is (not) finished",
+    415: "a write without 'Content-Type: application/json' (request.unsupported_media_type); "
+         "required even when there is no body",
+    500: "a bug in the gateway (internal); its log has the traceback",
     502: "the broker cannot be reached",
     503: "the queue is full",
 }
+WRITES = ("post", "put", "patch", "delete")
+
+
+def error_response(status: int) -> Schema:
+    """A documented error status with the Error body."""
+    return {"description": ERRORS[status],
+            "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def op(summary: str, ok: int, schema: str | None, errors: tuple[int, ...] = (),
        params: list[Schema] | None = None, body: str | None = None,
        ok_text: str = "OK", **extra: Any) -> Schema:
-    """One operation; every operation can also answer 401 and 502."""
+    """One operation; every operation can also answer 401, 403 (Host), 500 and 502."""
     responses: Schema = {str(ok): {"description": ok_text}}
     if schema:
         responses[str(ok)]["content"] = {"application/json": {"schema": ref(schema)}}
-    for status in sorted({*errors, 401, 502}):
-        responses[str(status)] = {"description": ERRORS[status],
-                                  "content": {"application/json": {"schema": ref("Error")}}}
+    for status in sorted({*errors, 401, 403, 500, 502}):
+        responses[str(status)] = error_response(status)
     out: Schema = {"summary": summary, "responses": responses, **extra}
     if params:
         out["parameters"] = params
@@ -141,6 +157,22 @@ def op(summary: str, ok: int, schema: str | None, errors: tuple[int, ...] = (),
         out["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": ref(body)}}}
     return out
+
+
+def mark_writes(routes: Schema) -> Schema:
+    """Every write can also answer 415, and says that it wants JSON even without a body."""
+    for ops in routes.values():
+        for method, operation in ops.items():
+            if method not in WRITES:
+                continue
+            responses = operation["responses"]
+            responses["415"] = error_response(415)
+            operation["responses"] = dict(sorted(responses.items()))
+            if "requestBody" not in operation:
+                operation["description"] = " ".join(filter(None, (
+                    operation.get("description"), "Send 'Content-Type: application/json' "
+                    "(no body needed); from a browser only same-origin.")))
+    return routes
 
 
 def q(name: str, description: str, schema: Schema | None = None) -> Schema:
@@ -157,7 +189,7 @@ ITEM_STATUS = q("status", "item statuses, comma-separated or repeated (e.g. fail
 def paths() -> Schema:
     """Every route with its methods."""
     job_status = q("status", "job statuses, comma-separated or repeated")
-    return {
+    return mark_writes({
         "/api/v1/jobs": {
             "post": op("Start a job", 202, "Started", (400, 403, 404, 409, 503),
                        body="StartJob", ok_text="accepted: the job is persisted and queued"),
@@ -207,7 +239,7 @@ def paths() -> Schema:
             "get": op("Same as GET /batch/{id}", 200, "Batch", (404,), [JOB_ID]),
             "delete": op("Same as DELETE /batch/{id}", 200, "BatchCancelled", (404, 409),
                          [JOB_ID])},
-    }
+    })
 
 
 def document() -> Schema:
@@ -218,7 +250,8 @@ def document() -> Schema:
                  "description": "Jobs over media libraries, through the medialoom broker."},
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "DATA_DIR/gateway-token; also ?token= (WebSocket)"}}},
+                       "description": "DATA_DIR/gateway-token or $MEDIALOOM_GATEWAY_TOKEN; "
+                                      "?token= is accepted for GET and the WebSocket only"}}},
         "security": [{"bearer": []}],
         "paths": paths(),
     }
@@ -226,4 +259,4 @@ def document() -> Schema:
 
 async def openapi_json(request: web.Request) -> web.Response:
     """GET /api/v1/openapi.json."""
-    return web.json_response(document())
+    return json_response(document())

@@ -20,14 +20,18 @@ Gateway -> client::
     {"type": "error", "code": ..., "message": ..., "subscribe": x}
     {"type": "hello" | "pong", ...}
 
-The ordering, dedup and resync rules are in hub.py.
+The ordering, dedup and resync rules are in hub.py.  The upgrade itself is
+checked by security.write_guard (Host, and a foreign Origin gets 403, never
+101).  A client that disconnects during the handshake or mid-stream ends its
+handler quietly (a debug line, and the ``ws_aborted`` counter): a flood of
+aborted handshakes costs no log lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 import time
 from typing import Any
 
@@ -37,8 +41,10 @@ from medialoom.clients.client import ClientError
 from medialoom.protocol.errors import BrokerUnavailable
 
 from .hub import CLOSE, EventHub, Subscriber
-from .keys import CONFIG, HUB, WEBSOCKETS
+from .jsonio import JsonError, loads
+from .keys import CONFIG, COUNTERS, HUB, WEBSOCKETS
 
+log = logging.getLogger("medialoom.gateway")
 LIST_DEFAULT = 100
 
 
@@ -71,9 +77,10 @@ def _error(message: str, code: str = "request.bad_field") -> dict[str, Any]:
 async def handle_message(hub: EventHub, sub: Subscriber, text: str) -> None:
     """One client message."""
     try:
-        msg = json.loads(text)
-    except ValueError:
-        sub.push(_error("messages must be JSON objects"))
+        msg = loads(text)
+    except JsonError as exc:
+        sub.push(_error(f"messages must be strict JSON objects: {exc.message}",
+                        "request.bad_json"))
         return
     if not isinstance(msg, dict):
         sub.push(_error("messages must be JSON objects"))
@@ -122,11 +129,16 @@ async def send_queued(sub: Subscriber, ws: web.WebSocketResponse) -> None:
             return
 
 
-async def websocket(request: web.Request) -> web.WebSocketResponse:
+async def websocket(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/ws: live job events (see the module docstring for the messages)."""
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=1 << 16)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionError as exc:  # the client closed the connection during the handshake
+        request.app[COUNTERS]["ws_aborted"] += 1
+        log.debug("websocket handshake from %s aborted: %r", request.remote, exc)
+        return web.Response(status=400)  # never delivered; aiohttp drops it quietly
     request.app[WEBSOCKETS].add(ws)
     sub = Subscriber(hub, request.app[CONFIG].ws_queue_max)
     hub.add(sub)
@@ -142,6 +154,14 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                         sub.push(_error("send text frames with JSON"))
             finally:
                 sender.cancel()
+    except* ConnectionError as group:  # the client went away mid-stream
+        request.app[COUNTERS]["ws_aborted"] += 1
+        log.debug("websocket %s went away: %r", request.remote, group.exceptions[0])
+    except* Exception:  # a bug: log it once, tell the client, keep the gateway serving
+        request.app[COUNTERS]["internal"] += 1
+        log.exception("internal error in the websocket of %s", request.remote)
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
         hub.remove(sub)
     return ws

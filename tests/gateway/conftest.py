@@ -10,6 +10,7 @@ jobs stay queued (conflicts, a full queue).  ``gateway_process`` runs
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -24,9 +25,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from medialoom.clients.gateway import GatewayConfig, create_app
+from medialoom.clients.gateway.auth import TOKEN_ENV, TOKEN_FILE
 from tests.support import System, free_ports, make_system
 
 TERMINAL = {"completed", "failed", "cancelled"}
+#: every write sends this, even without a body (the gateway refuses other writes)
+JSON = {"Content-Type": "application/json"}
 
 
 def gateway_config(system: System, tmp_path: Path, **kw: Any) -> GatewayConfig:
@@ -103,17 +107,30 @@ class GatewayProcess:
     url: str
     token: str
     output: list[str]
+    log: Path
+
+    def log_text(self) -> str:
+        """What the process wrote to stderr so far."""
+        return self.log.read_text(errors="replace")
 
 
-def run_gateway(system: System, data_dir: Path, *extra: str,
-                listen: str = "127.0.0.1:0") -> GatewayProcess:
-    """Start the gateway process and read its URL and token from its first lines."""
+def run_gateway(system: System, data_dir: Path, *extra: str, listen: str = "127.0.0.1:0",
+                env: dict[str, str] | None = None) -> GatewayProcess:
+    """Start the gateway process; its URL from its first lines, its token from its data dir.
+
+    The banner never shows the token: it is DATA_DIR/gateway-token, or
+    MEDIALOOM_GATEWAY_TOKEN when env sets it.
+    """
     argv = [sys.executable, "-m", "medialoom.clients.gateway", "--listen", listen,
             "--endpoint", system.clients, "--events", system.events_out,
             "--data-dir", str(data_dir), *extra]
     data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir.parent / "gateway.log", "ab") as log:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
+    log_path = data_dir.parent / f"{data_dir.name}.log"
+    environ = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    environ.update(env or {})
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True,
+                                env=environ)
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 20
@@ -125,14 +142,14 @@ def run_gateway(system: System, data_dir: Path, *extra: str,
         if "open http" in line:
             text = "".join(lines)
             url = re.search(r"medialoom gateway: (http://\S+/)", text)
-            token = re.search(r"token: (\S+)", text)
-            assert url and token, text
-            return GatewayProcess(proc, url.group(1), token.group(1), lines)
+            assert url, text
+            token = environ.get(TOKEN_ENV) or (data_dir / TOKEN_FILE).read_text().strip()
+            return GatewayProcess(proc, url.group(1), token, lines, log_path)
     proc.kill()
     proc.wait()
     proc.stdout.close()
     raise AssertionError("gateway did not start:\n" + "".join(lines)
-                         + (data_dir.parent / "gateway.log").read_text(errors="replace"))
+                         + log_path.read_text(errors="replace"))
 
 
 def stop_gateway(gp: GatewayProcess) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient
 
 from medialoom.samplelib import generate
-from tests.gateway.conftest import start, wait_job
+from tests.gateway.conftest import JSON, start, wait_job
 from tests.support import System
 
 PROGRESS_KEYS = {"total", "processed", "succeeded", "skipped", "failed", "remaining", "percent",
@@ -52,7 +52,7 @@ async def test_get_job_shows_live_progress_rate_eta_and_current_item(gw: TestCli
     assert p["total"] == 30 and p["remaining"] == 30 - p["processed"]
     assert 0 < p["percent"] < 100 and p["rate"] > 0 and p["eta_seconds"] > 0
     assert p["current"].startswith("step ")
-    await gw.post(f"/api/v1/jobs/{job_id}/cancel")
+    await gw.post(f"/api/v1/jobs/{job_id}/cancel", headers=JSON)
     await wait_job(gw, job_id)
 
 
@@ -157,7 +157,7 @@ async def test_unknown_job_is_404_on_every_job_route(gw: TestClient) -> None:
     missing = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
     for method, path in (("GET", ""), ("GET", "/results"), ("GET", "/plan"),
                          ("POST", "/cancel"), ("POST", "/rollback"), ("DELETE", "")):
-        r = await gw.request(method, f"/api/v1/jobs/{missing}{path}")
+        r = await gw.request(method, f"/api/v1/jobs/{missing}{path}", headers=JSON)
         err = await error_of(r, 404)
         assert err["code"] == "job.not_found" and missing in err["message"], (method, path)
 
@@ -197,7 +197,7 @@ async def test_cancel_running_job_is_202_and_keeps_partial_results(gw: TestClien
     while (await (await gw.get(f"/api/v1/jobs/{job_id}")).json())["progress"]["processed"] < 3:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
-    r = await gw.post(f"/api/v1/jobs/{job_id}/cancel")
+    r = await gw.post(f"/api/v1/jobs/{job_id}/cancel", headers=JSON)
     data = await r.json()
     assert r.status == 202 and data["job"]["cancel_requested"] is True, data
     job = await wait_job(gw, job_id, timeout_s=5)
@@ -206,44 +206,44 @@ async def test_cancel_running_job_is_202_and_keeps_partial_results(gw: TestClien
     assert 3 <= processed < 200
     results = await (await gw.get(f"/api/v1/jobs/{job_id}/results?limit=1000")).json()
     assert results["total"] == processed
-    again = await error_of(await gw.post(f"/api/v1/jobs/{job_id}/cancel"), 409)
+    again = await error_of(await gw.post(f"/api/v1/jobs/{job_id}/cancel", headers=JSON), 409)
     assert again["code"] == "job.finished"
 
 
 async def test_cancel_queued_job_is_200_and_cancelled_at_once(gw_queue: TestClient,
                                                               queue_system: System) -> None:
     job_id = (await start(gw_queue, "scan", paths=[str(queue_system.root)]))["id"]
-    r = await gw_queue.post(f"/api/v1/jobs/{job_id}/cancel")
+    r = await gw_queue.post(f"/api/v1/jobs/{job_id}/cancel", headers=JSON)
     data = await r.json()
     assert r.status == 200 and data["job"]["status"] == "cancelled", data
 
 
 async def test_delete_clears_a_finished_job_and_refuses_an_active_one(gw: TestClient) -> None:
     running = (await start(gw, options={"seconds": 10, "steps": 10}))["id"]
-    err = await error_of(await gw.delete(f"/api/v1/jobs/{running}"), 409)
+    err = await error_of(await gw.delete(f"/api/v1/jobs/{running}", headers=JSON), 409)
     assert err["code"] == "job.not_finished" and "cancel" in err["message"]
-    await gw.post(f"/api/v1/jobs/{running}/cancel")
+    await gw.post(f"/api/v1/jobs/{running}/cancel", headers=JSON)
     await wait_job(gw, running)
-    r = await gw.delete(f"/api/v1/jobs/{running}")
+    r = await gw.delete(f"/api/v1/jobs/{running}", headers=JSON)
     assert r.status == 200 and (await r.json()) == {"cleared": running}
     assert (await gw.get(f"/api/v1/jobs/{running}")).status == 404
-    assert (await gw.delete(f"/api/v1/jobs/{running}")).status == 404
+    assert (await gw.delete(f"/api/v1/jobs/{running}", headers=JSON)).status == 404
 
 
 async def test_rollback_starts_a_rollback_job_for_a_finished_job(gw: TestClient,
                                                                  system: System) -> None:
     (system.root / "album").mkdir()
     running = (await start(gw, options={"seconds": 10, "steps": 10}))["id"]
-    err = await error_of(await gw.post(f"/api/v1/jobs/{running}/rollback"), 409)
+    err = await error_of(await gw.post(f"/api/v1/jobs/{running}/rollback", headers=JSON), 409)
     assert err["code"] == "job.not_finished"
-    await gw.post(f"/api/v1/jobs/{running}/cancel")
+    await gw.post(f"/api/v1/jobs/{running}/cancel", headers=JSON)
     err = await error_of(await gw.post(f"/api/v1/jobs/{running}/rollback",
                                        json={"colour": 1}), 400)
     assert err["details"]["field"] == "colour"
     target = (await start(gw, "scan", paths=[str(system.root / "album")]))["id"]
     await wait_job(gw, target)
     kinds = (await (await gw.get("/api/v1/health")).json())["kinds"]
-    r = await gw.post(f"/api/v1/jobs/{target}/rollback")
+    r = await gw.post(f"/api/v1/jobs/{target}/rollback", headers=JSON)
     data = await r.json()
     if "rollback" not in kinds:  # the rollback kind has not landed yet
         assert r.status == 400 and data["error"]["code"] == "job.unknown_kind", data

@@ -1,4 +1,5 @@
-"""Bearer token: generated once (0600), required beyond loopback or when asked; 401 without it."""
+"""Bearer token: generated once (0600) or from the environment, never on argv or printed;
+required beyond loopback or when asked; 401 without it; ?token= only for reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import aiohttp
 import pytest
 
 from medialoom.clients.gateway.__main__ import build_parser, config_from
-from medialoom.clients.gateway.auth import TOKEN_FILE, load_or_create_token
+from medialoom.clients.gateway.auth import TOKEN_ENV, TOKEN_FILE, load_or_create_token
 from medialoom.clients.gateway.config import GatewayConfig, is_loopback, parse_listen
 from tests.gateway.conftest import gateway_config, open_client, run_gateway, stop_gateway
 from tests.support import System
@@ -69,10 +70,26 @@ def test_config_from_flags_reads_or_creates_the_token(tmp_path: Path,
     assert (config.host, config.port, config.endpoint, config.events) == (
         "0.0.0.0", 9999, "tcp://h:1", "tcp://h:2")
     assert config.auth_required and config.token == (tmp_path / TOKEN_FILE).read_text().strip()
-    args = build_parser().parse_args(["--data-dir", str(tmp_path), "--token", "t0k",
-                                      "--auth", "never"])
+    assert config.token_from == str(tmp_path / TOKEN_FILE)
+    monkeypatch.setenv(TOKEN_ENV, " t0k ")
+    args = build_parser().parse_args(["--data-dir", str(tmp_path / "env"), "--auth", "never"])
     config = config_from(args)
     assert config.token == "t0k" and not config.auth_required
+    assert config.token_from == f"${TOKEN_ENV}" and not (tmp_path / "env" / TOKEN_FILE).exists()
+
+
+def test_the_token_is_not_an_option_anywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    from medialoom.clients.cli import build_parser as cli_parser
+
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(["--token", "s3cr3t"])
+    assert refused.value.code == 2
+    assert "--token" not in build_parser().format_help()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli_parser().parse_args(["up", "--help"])
+    out = capsys.readouterr().out
+    assert "--allow-host" in out and "--token" not in out
 
 
 async def test_every_api_route_is_401_without_the_token(system: System, tmp_path: Path) -> None:
@@ -109,20 +126,41 @@ async def test_never_needs_no_token(system: System, tmp_path: Path) -> None:
         await client.close()
 
 
-def test_gateway_process_prints_its_token_and_stops_cleanly(system: System,
-                                                            tmp_path: Path) -> None:
+def test_the_banner_says_where_the_token_is_never_the_token(system: System,
+                                                              tmp_path: Path) -> None:
     gp = run_gateway(system, tmp_path / "gw", "--auth", "always")
     try:
-        assert gp.token == (tmp_path / "gw" / TOKEN_FILE).read_text().strip()
-        assert f"token: {gp.token}  (required;" in "".join(gp.output)
-        assert f"?token={gp.token}" in "".join(gp.output)
+        path = tmp_path / "gw" / TOKEN_FILE
+        assert gp.token == path.read_text().strip() and len(gp.token) >= 40
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        text = "".join(gp.output)
+        assert gp.token not in text and "?token=" not in text
+        assert f"token: required (Authorization: Bearer); kept in {path}" in text
+        cmdline = Path(f"/proc/{gp.proc.pid}/cmdline").read_bytes()
+        assert gp.token.encode() not in cmdline  # nothing secret for ps to show
     finally:
         assert stop_gateway(gp) == 0
+    assert gp.token not in gp.log_text()
     again = run_gateway(system, tmp_path / "gw")  # loopback, auto: same token, not required
     try:
         assert again.token == gp.token and "not required on loopback" in "".join(again.output)
+        assert gp.token not in "".join(again.output)
     finally:
         assert stop_gateway(again) == 0
+    env = run_gateway(system, tmp_path / "gw-env", "--auth", "always",
+                      env={TOKEN_ENV: "from-the-environment-0123456789"})
+    try:
+        text = "".join(env.output)
+        assert f"kept in ${TOKEN_ENV}" in text and "from-the-environment" not in text
+        assert not (tmp_path / "gw-env" / TOKEN_FILE).exists()
+        import urllib.request
+
+        req = urllib.request.Request(env.url + "api/v1/kinds", headers={
+            "Authorization": "Bearer from-the-environment-0123456789"})
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+            assert r.status == 200
+    finally:
+        assert stop_gateway(env) == 0
 
 
 def test_gateway_exits_1_when_the_address_is_taken(system: System, tmp_path: Path) -> None:

@@ -5,15 +5,19 @@ Screenshots go to artifacts/screenshots/ (gitignored; CI keeps them as artifacts
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from medialoom.samplelib import generate
 from tests.gateway.conftest import GatewayProcess, run_gateway, stop_gateway
@@ -40,6 +44,37 @@ new MutationObserver((records) => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['aria-valuenow']});
 """
+# Records every Content-Security-Policy violation: the UI must run under its strict CSP.
+RECORD_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__csp.push(
+    `${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
+# A page on another origin that tries every write a browser sends without a preflight:
+# a no-cors text/plain fetch with a JSON body, two auto-posting HTML forms (text/plain with
+# the duplicate-key trick, and urlencoded), and a WebSocket.  GATEWAY is replaced.
+ATTACK = """<!doctype html>
+<html><head><meta charset="utf-8"><title>totally harmless</title></head><body>
+<iframe name="sink1"></iframe><iframe name="sink2"></iframe>
+<form id="f1" method="POST" action="GATEWAY/api/v1/jobs" enctype="text/plain" target="sink1">
+<input name='{"kind":"x' value='","kind":"sleep","options":{"seconds":0,"steps":1}}'></form>
+<form id="f2" method="POST" action="GATEWAY/batch" target="sink2">
+<input name='{"path":"/","kind":"x' value='","kind":"sleep"}'></form>
+<script>
+window.__attack = {};
+fetch("GATEWAY/api/v1/jobs", {method: "POST", mode: "no-cors",
+  headers: {"Content-Type": "text/plain"},
+  body: JSON.stringify({kind: "sleep", options: {seconds: 0, steps: 1}})})
+  .then(() => { window.__attack.fetch = "sent"; },
+        (e) => { window.__attack.fetch = "failed: " + e; });
+const ws = new WebSocket("GATEWAY/api/v1/ws".replace(/^http/, "ws"));
+ws.onopen = () => { window.__attack.ws = "open"; };
+ws.onerror = () => { window.__attack.ws = "refused"; };
+document.getElementById("f1").submit();
+document.getElementById("f2").submit();
+</script></body></html>
+"""
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +93,13 @@ def page(browser: Browser) -> Iterator[Page]:
     """A fresh page at desktop size that records the job progress bar."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(RECORD_BAR)
+    context.add_init_script(RECORD_CSP)
     pg = context.new_page()
     pg.set_default_timeout(20_000)
     yield pg
+    violations = pg.evaluate("window.__csp || []") if not pg.is_closed() else []
     context.close()
+    assert violations == [], f"the UI broke its Content-Security-Policy: {violations}"
 
 
 def shot(page: Page, name: str, full_page: bool = True) -> None:
@@ -91,7 +129,8 @@ def test_start_a_scan_from_the_form_and_watch_the_bar_move(
     shot(page, "01-start-form")
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/#/jobs/*")
-    page.wait_for_function("window.__bar.some(v => v > 0 && v < 100)", timeout=30_000)
+    page.wait_for_function("() => window.__bar.some(v => v > 0 && v < 100)",
+                           timeout=30_000)
     shot(page, "02-scan-running")
     expect(page.locator("#job-status")).to_have_text("completed", timeout=60_000)
     values = bar_values(page)
@@ -117,7 +156,8 @@ def test_cancel_a_long_job_shows_cancelled_and_partial_results(
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/#/jobs/*")
     expect(page.locator("#job-status")).to_have_text("running")
-    page.wait_for_function("new Set(window.__bar.filter(v => v > 0)).size >= 4", timeout=20_000)
+    page.wait_for_function("() => new Set(window.__bar.filter(v => v > 0)).size >= 4",
+                           timeout=20_000)
     expect(page.locator("#job-progress .eta")).to_contain_text("ETA")
     expect(page.locator("#job-progress .current")).to_contain_text("step")
     shot(page, "04-sleep-running")
@@ -255,3 +295,82 @@ def test_token_from_the_query_is_kept_and_the_ui_asks_without_it(
     finally:
         context.close()
         assert stop_gateway(gp) == 0
+
+
+@contextmanager
+def attacker_site(html: str) -> Iterator[str]:
+    """A second aiohttp server on another port (another origin) serving html at /."""
+    ready, port = threading.Event(), []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        app = web.Application()
+
+        async def page(request: web.Request) -> web.Response:
+            return web.Response(text=html, content_type="text/html")
+
+        app.router.add_get("/", page)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port.append(runner.addresses[0][1])
+        ready.set()
+        await stop.wait()
+        await runner.cleanup()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the attacker site did not start"
+    try:
+        yield f"http://127.0.0.1:{port[0]}/"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+def refused_cross_origin(gp: GatewayProcess) -> int:
+    return get_json(gp, "/api/v1/health")["gateway"]["refused"]["cross_origin"]
+
+
+def run_attack(browser: Browser, gp: GatewayProcess, url: str) -> tuple[dict[str, str], int]:
+    """Open url in a fresh context; the page's own report and the refusals it caused."""
+    before = refused_cross_origin(gp)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function(
+            "() => window.__attack && window.__attack.fetch && window.__attack.ws",
+            timeout=15_000)
+        report = page.evaluate("window.__attack")
+        deadline = time.monotonic() + 10  # the forms post after the script ran
+        while refused_cross_origin(gp) - before < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        page.wait_for_timeout(500)
+    finally:
+        context.close()
+    return report, refused_cross_origin(gp) - before
+
+
+def test_a_page_on_another_origin_cannot_start_a_job(
+        browser: Browser, gateway_process: GatewayProcess, tmp_path: Path) -> None:
+    gw = gateway_process.url.rstrip("/")
+    html = ATTACK.replace("GATEWAY", gw)
+    attack_file = tmp_path / "attack.html"
+    attack_file.write_text(html)
+    # file:// (Origin: null) reaches the gateway whatever Local Network Access decides for
+    # http pages, so this run proves the refusals are the gateway's: fetch, 2 forms, WebSocket
+    report, refusals = run_attack(browser, gateway_process, attack_file.as_uri())
+    assert report["ws"] == "refused", report
+    assert refusals >= 4, (report, refusals, gateway_process.log_text()[-2000:])
+    with attacker_site(html) as url:
+        report, refusals = run_attack(browser, gateway_process, url)
+    assert report["ws"] == "refused", report
+    # Chromium's Local Network Access may stop an http page before it reaches loopback;
+    # whatever did reach the gateway was refused (here, usually all four)
+    assert 0 <= refusals <= 4, (report, refusals)
+    assert get_json(gateway_process, "/api/v1/jobs")["total"] == 0  # no job was created
+    assert get_json(gateway_process, "/api/v1/stats")["total"] == 0

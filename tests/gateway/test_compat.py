@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient
 
 from medialoom.samplelib import generate
-from tests.gateway.conftest import start, wait_job
+from tests.gateway.conftest import JSON, start, wait_job
 from tests.support import System
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -95,16 +95,16 @@ async def test_delete_batch_cancels_and_reports_processed_before_cancel(gw: Test
     while (await (await gw.get(f"/api/v1/jobs/{job_id}")).json())["progress"]["processed"] < 2:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
-    r = await gw.delete(f"/batch/{job_id}")
+    r = await gw.delete(f"/batch/{job_id}", headers=JSON)
     data = await r.json()
     assert r.status == 200, data
     assert data["status"] == "cancelled" and data["message"] == "Job cancelled successfully"
     assert 2 <= data["processed_before_cancel"] < 200
-    assert (await gw.delete(f"/batch/{job_id}")).status == 409
-    assert (await gw.delete("/batch/01ZZZZZZZZZZZZZZZZZZZZZZZZ")).status == 404
+    assert (await gw.delete(f"/batch/{job_id}", headers=JSON)).status == 409
+    assert (await gw.delete("/batch/01ZZZZZZZZZZZZZZZZZZZZZZZZ", headers=JSON)).status == 404
     assert (await gw.get("/batch/01ZZZZZZZZZZZZZZZZZZZZZZZZ")).status == 404
     other = (await start(gw, options={"seconds": 20, "steps": 200}))["id"]
-    r = await gw.delete(f"/jobs/{other}")
+    r = await gw.delete(f"/jobs/{other}", headers=JSON)
     assert r.status == 200 and (await r.json())["status"] == "cancelled"
 
 

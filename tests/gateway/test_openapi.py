@@ -21,7 +21,9 @@ async def test_openapi_documents_every_route_and_method(gw: TestClient) -> None:
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert op["summary"], (method, path)
-            assert {"401", "502"} <= set(op["responses"]), (method, path)
+            assert {"401", "403", "500", "502"} <= set(op["responses"]), (method, path)
+            if method in ("post", "delete"):
+                assert "415" in op["responses"], (method, path)
 
 
 async def test_openapi_schema_refs_resolve(gw: TestClient) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from medialoom.clients.gateway import GatewayConfig
-from tests.gateway.conftest import dead_endpoints, gateway_config, open_client, start
+from tests.gateway.conftest import JSON, dead_endpoints, gateway_config, open_client, start
 from tests.support import System
 
 ROUTES = [("POST", "/api/v1/jobs", {"kind": "sleep"}), ("GET", "/api/v1/jobs", None),
@@ -27,7 +27,7 @@ async def test_every_route_is_502_with_a_clear_message_when_the_broker_is_down(
                                              data_dir=str(tmp_path), timeout_s=0.3))
     try:
         for method, path, body in ROUTES:
-            r = await client.request(method, path, json=body)
+            r = await client.request(method, path, json=body, headers=JSON)
             data = await r.json()
             assert r.status == 502, (method, path, data)
             assert data["error"]["code"] == "broker.unavailable"

@@ -50,10 +50,12 @@ class ApiError extends Error {
   }
 }
 
+// The token goes in the Authorization header, never in the URL; every write says
+// Content-Type: application/json (the gateway refuses any other write, body or not).
 async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" || body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -96,6 +98,8 @@ const live = {
   connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     let url = `${proto}//${location.host}/api/v1/ws`;
+    // browsers cannot give a WebSocket an Authorization header: the gateway takes
+    // ?token= here (and on reads), never for a write
     if (state.token) url += `?token=${encodeURIComponent(state.token)}`;
     const ws = new WebSocket(url);
     this.ws = ws;
@@ -255,7 +259,7 @@ function jobsPage() {
   </section>
   <section class="card">
     <div class="toolbar">
-      <h2 style="margin:0">Jobs</h2>
+      <h2>Jobs</h2>
       <select id="f-status" aria-label="status filter"><option value="">all statuses</option>
         <option>queued</option><option>running</option><option>completed</option>
         <option>failed</option><option>cancelled</option></select>
@@ -460,7 +464,7 @@ function jobPage(id) {
     </div>
   </section>
   <section class="card" id="plan-card" hidden>
-    <div class="toolbar"><h2 style="margin:0">Plan <small class="muted" id="plan-count"></small></h2>
+    <div class="toolbar"><h2>Plan <small class="muted" id="plan-count"></small></h2>
       <select id="plan-filter" aria-label="plan filter"><option value="">all operations</option>
         <option value="conflict">conflicts</option></select>
       <span class="spacer"></span>
@@ -470,7 +474,7 @@ function jobPage(id) {
       <th>old → new</th><th>status</th><th>message</th></tr></thead><tbody></tbody></table></div>
   </section>
   <section class="card" id="results-card">
-    <div class="toolbar"><h2 style="margin:0">Results <small class="muted" id="results-count"></small></h2>
+    <div class="toolbar"><h2>Results <small class="muted" id="results-count"></small></h2>
       <select id="results-filter" aria-label="result filter"><option value="">all items</option>
         <option value="${FAILED_ITEMS}">failed</option><option value="skipped,vanished">skipped</option>
         <option value="ok">ok</option></select>
