@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHES = ["benchmarks.bench_fabric", "benchmarks.bench_fileops", "benchmarks.bench_gateway"]
+BENCHES = ["benchmarks.bench_fabric", "benchmarks.bench_fileops", "benchmarks.bench_gateway",
+           "benchmarks.bench_fuzz"]
 
 
 def main() -> int:

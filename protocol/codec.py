@@ -14,6 +14,8 @@ import msgpack
 
 from .errors import RemoteProtocolError
 from .messages import CHANNELS, FIELDS, Event, Message, Progress
+from .values import INT64_MAX, LAX_UNPACK, STRICT_UNPACK
+from .values import MAX_DEPTH as MAX_DEPTH  # deepest nesting, the body being 1 (SPEC.md 10)
 
 #: version tag frame per channel
 TAGS = {
@@ -27,7 +29,6 @@ TAGS = {
 MAX_BODY_BYTES = 1 << 20
 #: hard cap enforced by ZeroMQ itself (ZMQ_MAXMSGSIZE): the connection is dropped
 HARD_MAX_BYTES = 64 << 20
-_INT64 = (1 << 63) - 1
 
 
 def _pack(body: dict[str, Any]) -> bytes:
@@ -56,16 +57,37 @@ def topic(job_id: str) -> bytes:
     return b"job/" + job_id.encode()
 
 
-def unpack_body(data: bytes) -> dict[str, Any]:
-    """Decode one msgpack map body; RemoteProtocolError if it is not one."""
+def _unpack(data: bytes) -> tuple[dict[str, Any], bool]:
+    """The body map, and whether the strict msgpack options read it (values.STRICT_UNPACK).
+
+    Bodies only the lenient options can read (bin or an extension value
+    anywhere, a map key that is not str) still decode, so that unknown fields
+    are ignored and a bad known field is named; their fields are then checked
+    with the exact (slower) pass.
+    """
     try:
-        body = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated types
-        raise RemoteProtocolError(f"body is not valid msgpack ({type(exc).__name__}: {exc})"
-                                  ) from None
-    if not isinstance(body, dict):
+        body = msgpack.unpackb(data, **STRICT_UNPACK)
+        strict = True
+    except Exception:  # msgpack raises several unrelated types
+        try:
+            body = msgpack.unpackb(data, **LAX_UNPACK)
+        except Exception as exc:  # (StackError for nesting beyond msgpack's 1024 levels, ...)
+            raise RemoteProtocolError(
+                f"body is not valid msgpack ({type(exc).__name__}: {str(exc)[:200]})") from None
+        strict = False
+    if type(body) is not dict:
         raise RemoteProtocolError("body must be a msgpack map")
-    return body
+    if b"" in body if strict else any(type(key) is not str for key in body):
+        raise RemoteProtocolError("the keys of the body map must be msgpack str")
+    return body, strict
+
+
+def unpack_body(data: bytes) -> dict[str, Any]:
+    """Decode one msgpack map body with str keys; RemoteProtocolError if it is not one.
+
+    Only the body map itself is checked; ``decode`` checks the fields.
+    """
+    return _unpack(data)[0]
 
 
 def request_id(frames: list[bytes]) -> int:
@@ -74,7 +96,7 @@ def request_id(frames: list[bytes]) -> int:
         rid = unpack_body(frames[-1]).get("rid", 0)
     except (RemoteProtocolError, IndexError):
         return 0
-    return rid if isinstance(rid, int) and 0 <= rid <= _INT64 else 0
+    return rid if type(rid) is int and 0 <= rid <= INT64_MAX else 0
 
 
 def decode(frames: list[bytes], channel: str) -> Message:
@@ -95,13 +117,14 @@ def decode(frames: list[bytes], channel: str) -> Message:
             f"message of {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES}",
             code="protocol.too_large",
         )
-    body = unpack_body(data)
+    body, strict = _unpack(data)
     word = body.get("cmd")
-    cls = CHANNELS[channel].get(word) if isinstance(word, str) else None
+    cls = CHANNELS[channel].get(word) if type(word) is str else None
     if cls is None:
-        raise RemoteProtocolError(f"unknown command {word!r}", code="protocol.unknown_command")
+        shown = repr(word[:40]) if type(word) is str else f"of type {type(word).__name__}"
+        raise RemoteProtocolError(f"unknown command {shown}", code="protocol.unknown_command")
     kwargs: dict[str, Any] = {}
-    for name, types, required in FIELDS[cls]:
+    for name, check, required in FIELDS[cls]:
         if name not in body:
             if required:
                 raise RemoteProtocolError(
@@ -110,15 +133,9 @@ def decode(frames: list[bytes], channel: str) -> Message:
                 )
             continue
         value = body[name]
-        if types is not None and (
-            not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
-        ):
-            raise RemoteProtocolError(
-                f"{word} field {name!r} must be {types[0].__name__}, not {type(value).__name__}",
-                code="protocol.bad_field", details={"field": name},
-            )
-        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= _INT64:
-            raise RemoteProtocolError(f"{word} field {name!r} must be 0..2^63-1",
+        if (not check.ok(value)) if strict else (check.problem(value) is not None):
+            path, reason = check.explain(value, name)
+            raise RemoteProtocolError(f"{word} field {path}: {reason}",
                                       code="protocol.bad_field", details={"field": name})
         kwargs[name] = value
     return cls(**kwargs)

@@ -354,31 +354,19 @@ CHANNELS: dict[str, dict[str, type]] = {
     "event": _table(Progress, Event),
 }
 
-_ORIGIN = {list: list, dict: dict}
+from .values import Check, check_for  # noqa: E402 (the field checks, derived below)
 
-
-def _check_type(hint: Any) -> tuple[type, ...] | None:
-    """Python types a decoded value may have for a field's annotation (None: any)."""
-    if hint is Any:
-        return None
-    origin = typing.get_origin(hint) or hint
-    if origin is float:
-        return (float, int)
-    if origin is int:
-        return (int,)
-    return (_ORIGIN.get(origin, origin),)
-
-
-#: class -> tuple of (name, accepted types or None, required)
-FIELDS: dict[type, tuple[tuple[str, tuple[type, ...] | None, bool], ...]] = {}
-for _table_ in CHANNELS.values():
-    for _cls in _table_.values():
-        _hints = typing.get_type_hints(_cls)
-        FIELDS[_cls] = tuple(
-            (
-                f.name,
-                _check_type(_hints[f.name]),
-                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
-            )
-            for f in dataclasses.fields(_cls)
+#: class -> tuple of (name, Check of its type hint, required), in field order; the codec
+#: runs every Check on every decode (values.py), so a new field is checked as it is added
+FIELDS: dict[type, tuple[tuple[str, Check, bool], ...]] = {
+    _cls: tuple(
+        (
+            f.name,
+            check_for(typing.get_type_hints(_cls)[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
         )
+        for f in dataclasses.fields(_cls)
+    )
+    for _table_ in CHANNELS.values()
+    for _cls in _table_.values()
+}
