@@ -14,6 +14,7 @@ from pathlib import Path
 import zmq
 
 from medialoom import settings
+from medialoom.private import private_dir, private_umask
 from medialoom.workers.kinds import load_kinds
 
 from .actor import BrokerActor
@@ -59,9 +60,14 @@ def config_from(args: argparse.Namespace) -> BrokerConfig:
                         roots=roots, **settings.endpoints(s), **extra)
 
 
+class WriterDied(RuntimeError):
+    """The store's writer thread stopped: the broker cannot keep its promises and exits 1."""
+
+
 async def serve(config: BrokerConfig, stop: asyncio.Event) -> None:
-    """Run the broker until stop is set."""
-    os.makedirs(config.data_dir, exist_ok=True)
+    """Run the broker until stop is set; WriterDied if the store writer stopped."""
+    private_umask()
+    private_dir(config.data_dir)
     recovered = await asyncio.to_thread(load_active, config.db_path)
     state = BrokerState(config, load_kinds(), recovered, time.time())
     store = Store(config.db_path, config.sync)
@@ -77,6 +83,8 @@ async def serve(config: BrokerConfig, stop: asyncio.Event) -> None:
         await asyncio.to_thread(store.stop)
         ctx.term()
         log.info("broker stopped: %r", state)
+    if actor.fatal:
+        raise WriterDied("the store writer stopped (see the critical log line above)")
 
 
 async def amain(config: BrokerConfig) -> None:
@@ -100,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(amain(config))
     except zmq.ZMQError as exc:
         log.error("cannot bind: %s (is another broker running?)", exc)
+        return 1
+    except WriterDied as exc:
+        log.critical("broker exits: %s", exc)
         return 1
     return 0
 

@@ -40,6 +40,10 @@ class BrokerActor:
         self.config, self.state, self.store = config, state, store
         self.clients = self._bind(ctx, zmq.ROUTER, config.clients)
         self.workers = self._bind(ctx, zmq.ROUTER, config.workers)
+        # a send to a worker whose connection is gone raises EHOSTUNREACH instead of vanishing
+        self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        # a worker's socket that reconnects after a network blip takes its routing id back
+        self.workers.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.events_in = self._bind(ctx, zmq.XSUB, config.events_in)
         self.events_in.send(b"\x01")  # subscribe to every worker event
         self.events_out = self._bind(ctx, zmq.XPUB, config.events_out)
@@ -47,6 +51,8 @@ class BrokerActor:
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
+        #: set when the broker must stop with exit code 1 (the store writer died)
+        self.fatal = False
 
     @staticmethod
     def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str) -> zmq.Socket[Any]:
@@ -69,7 +75,15 @@ class BrokerActor:
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until stop is set."""
         self.loop = loop = asyncio.get_running_loop()
-        self.store.start(lambda w, r: loop.call_soon_threadsafe(self._deliver, "store", (w, r)))
+        self.stop = stop
+
+        def fatal() -> None:
+            self.fatal = True
+            stop.set()
+            self._wake()
+
+        self.store.start(lambda w, r: loop.call_soon_threadsafe(self._deliver, "store", (w, r)),
+                         lambda: loop.call_soon_threadsafe(fatal))
         for sock in self.sockets:
             loop.add_reader(sock.getsockopt(zmq.FD), self._wake)
         try:
@@ -111,13 +125,13 @@ class BrokerActor:
                         break
                     busy = True
                     if handler is not None:
-                        handler(frames)
+                        self._safely(handler, frames)
             while self.inbox:
                 busy = True
-                self._on_inbox(*self.inbox.popleft())
+                self._safely(self._on_inbox, *self.inbox.popleft())
             now = time.time()
             if now >= self.state.next_deadline():
-                self._execute(self.state.tick(now))
+                self._safely(self._tick, now)
             if busy or any(s.getsockopt(zmq.EVENTS) & zmq.POLLIN for s in self.sockets):
                 await asyncio.sleep(0)
                 continue
@@ -125,6 +139,17 @@ class BrokerActor:
             await self._sleep(min(timeout, 0.5))
 
     # --- inputs --------------------------------------------------------------------
+
+    def _safely(self, fn: Any, *args: Any) -> None:
+        """Run one input handler; a bug in it is logged and counted, never fatal."""
+        try:
+            fn(*args)
+        except Exception:
+            self.state.counters["internal"] += 1
+            log.exception("internal error in %s", getattr(fn, "__name__", fn))
+
+    def _tick(self, now: float) -> None:
+        self._execute(self.state.tick(now))
 
     def _on_client(self, frames: list[bytes]) -> None:
         peer, body = frames[0], frames[1:]
@@ -177,13 +202,14 @@ class BrokerActor:
         now = time.time()
         if what == "store":
             writes, reads = payload
-            for then, durable in writes:
+            for (then, durable), ok in writes:
+                if not ok:
+                    self._execute(self.state.write_failed(then, now))
+                    continue
                 self._execute(list(then))
                 if durable:
                     self.state.committed(durable)
             for token, result in reads:
-                if isinstance(result, Exception):
-                    result = None
                 self._execute(self.state.finish_query(token, result, now))
         elif what == "start":
             peer, msg, future = payload
@@ -201,6 +227,11 @@ class BrokerActor:
             sock.send_multipart([peer, *codec.encode(msg, channel)], zmq.NOBLOCK)
         except zmq.Again:
             self.state.counters["dropped"] += 1
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH or sock is not self.workers:
+                raise
+            # the worker's connection is gone (the process died): forget it now
+            self._execute(self.state.unreachable(peer, msg, time.time()))
 
     def _execute(self, effects: list[Any]) -> None:
         for effect in effects:

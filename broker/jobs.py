@@ -15,6 +15,10 @@ PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
 ACTIVE = frozenset({"queued", "running"})
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 STATUSES = ACTIVE | TERMINAL
+#: largest counter the broker takes from a worker (sums over a million jobs stay in int64)
+MAX_COUNT = 10**12
+#: rates below this give no ETA; an ETA is at most about a hundred years
+MIN_RATE, MAX_ETA_S = 1e-6, 3.2e9
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -67,11 +71,15 @@ class Job:
     current: str = ""
     rate: float = 0.0
     planned: bool = False
+    #: number of the last reliable worker message of the current attempt that was stored
+    batches: int = 0
     # broker-only, never stored
     worker: bytes | None = None
     not_before: float = 0.0
     lease_until: float | None = None
     durable: bool = False
+    #: a PLAN batch of the current attempt was accepted (the plan must then be complete)
+    plan_seen: bool = False
 
     def __repr__(self) -> str:
         return (f"<Job {self.id} {self.kind} {self.status} attempts={self.attempts} "
@@ -84,22 +92,31 @@ class Job:
         self.rate = 0.0
 
     def apply_progress(self, p: dict[str, Any]) -> bool:
-        """Take a worker's progress map; False if it is older than what we have."""
+        """Take a worker's progress map; False if it is older than what we have.
+
+        Counters beyond MAX_COUNT and rates that are negative or not finite are ignored, so
+        every map the broker derives from them (percent, ETA, STATS sums) stays representable.
+        """
         processed = p.get("processed", 0)
-        if not isinstance(processed, int) or processed < self.processed:
+        if not _count(processed) or processed < self.processed:
             return False
         self.processed = processed
         for name in ("total", "succeeded", "skipped", "failed"):
             value = p.get(name)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if _count(value):
                 setattr(self, name, value)
         current = p.get("current")
         if isinstance(current, str):
             self.current = current[:4096]
         rate = p.get("rate")
-        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool) and \
+                0.0 <= rate <= MAX_COUNT:
             self.rate = float(rate)
         return True
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT
 
 
 def progress_map(job: Job) -> dict[str, Any]:
@@ -110,7 +127,9 @@ def progress_map(job: Job) -> dict[str, Any]:
         percent = round(100.0 * job.processed / total, 2)
     else:
         percent = 100.0 if job.status == "completed" else 0.0
-    eta = round(remaining / job.rate, 1) if job.rate > 0 and job.status == "running" else None
+    eta = None
+    if job.rate >= MIN_RATE and job.status == "running":
+        eta = min(round(remaining / job.rate, 1), MAX_ETA_S)
     return {"total": total, "processed": job.processed, "succeeded": job.succeeded,
             "skipped": job.skipped, "failed": job.failed, "remaining": remaining,
             "percent": percent, "rate": job.rate, "eta_seconds": eta, "current": job.current}
@@ -130,13 +149,13 @@ def job_map(job: Job) -> dict[str, Any]:
 COLUMNS = ("id", "kind", "paths", "params", "priority", "dry_run", "status", "attempts",
            "max_attempts", "created", "started", "updated", "finished", "error",
            "cancel_requested", "seq", "result", "total", "processed", "succeeded", "skipped",
-           "failed", "current", "rate", "planned")
+           "failed", "current", "rate", "planned", "batches")
 _JSON = frozenset({"paths", "params", "error", "result"})
 
 
 def job_row(job: Job) -> tuple[Any, ...]:
     """An immutable snapshot of the job for the writer thread."""
-    return tuple(json.dumps(getattr(job, c)) if c in _JSON else getattr(job, c)
+    return tuple(json.dumps(getattr(job, c), allow_nan=False) if c in _JSON else getattr(job, c)
                  for c in COLUMNS)
 
 

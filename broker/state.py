@@ -28,7 +28,6 @@ import heapq
 import json
 import random
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
@@ -37,89 +36,17 @@ from medialoom.protocol.errors import RequestError
 from medialoom.workers.kinds import Kind, validate_params
 
 from .config import BrokerConfig
+from .effects import MAX_PAGE, Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
 from .jobs import PRIORITIES, STATUSES, TERMINAL, Job, JobIds, job_map, job_row, progress_map
 from .paths import PathIndex
+from .workerside import WorkerChannel
 
 VERSION = "0.1.0"
-MAX_PAGE = 1000
 SEQ_RESTART_GAP = 100_000
 ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
           "-status", "kind", "-kind", "finished", "-finished")
 
-# --- effects -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ToClient:
-    """Send msg to the client with this ROUTER identity."""
-
-    peer: bytes
-    msg: m.Reply | m.Error
-
-
-@dataclass(frozen=True, slots=True)
-class ToWorker:
-    """Send msg to the worker with this ROUTER identity."""
-
-    peer: bytes
-    msg: m.Dispatch | m.CancelJob | m.Heartbeat | m.Disconnect
-
-
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """Publish an event to subscribers."""
-
-    msg: m.Event
-
-
-@dataclass(frozen=True, slots=True)
-class Persist:
-    """Write ops in the next group commit; then run ``then`` and mark ``durable`` jobs."""
-
-    ops: tuple[tuple[Any, ...], ...]
-    then: tuple[Any, ...] = ()
-    durable: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """Run read ``name`` in the writer thread (after pending writes); result to finish_query."""
-
-    name: str
-    args: tuple[Any, ...]
-    token: int
-
-
-Effect = ToClient | ToWorker | Publish | Persist | Query
-
-
-@dataclass(slots=True)
-class Worker:
-    """A connected worker process and the attempts it runs."""
-
-    peer: bytes
-    kinds: frozenset[str]
-    slots: int
-    host: str
-    pid: int
-    expiry: float
-    jobs: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def free(self) -> int:
-        """Credit: how many more jobs it will take."""
-        return self.slots - len(self.jobs)
-
-    def __repr__(self) -> str:
-        return f"<Worker {self.host}:{self.pid} kinds={sorted(self.kinds)} jobs={len(self.jobs)}/{self.slots}>"
-
-
-def fail(code: str, message: str, details: Any = None) -> RequestError:
-    """A refusal with a wire code."""
-    return RequestError(message, code=code, details=details)
-
-
-class BrokerState:
+class BrokerState(WorkerChannel):
     """All broker state; see the module docstring for the lifecycle."""
 
     def __init__(self, config: BrokerConfig, kinds: dict[str, Kind], recovered: list[Job],
@@ -140,7 +67,8 @@ class BrokerState:
         self.tokens = count(1)
         self.next_heartbeat = now
         self.next_retention = now + 5.0
-        self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0}
+        self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0,
+                         "internal": 0, "unknown_peer": 0, "stale": 0, "gaps": 0}
         for job in recovered:
             # events after the last stored row were numbered past job.seq: jump beyond them so
             # subscribers never see a number again (at most ~10 events/s per job are published)
@@ -214,7 +142,7 @@ class BrokerState:
         if msg.max_attempts < 0 or msg.max_attempts > 100:
             raise fail("job.bad_params", "max_attempts must be 0..100", {"field": "max_attempts"})
         try:
-            json.dumps(msg.params)
+            json.dumps(msg.params, allow_nan=False)
         except (TypeError, ValueError):
             raise fail("job.bad_params", "params must hold only maps, arrays, strings, numbers, "
                        "booleans and nil", {"field": "params"}) from None
@@ -254,7 +182,7 @@ class BrokerState:
         self.active[job.id] = job
         self.paths.add(job.paths)
         self._enqueue(job, now)
-        ack = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))
+        ack = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}), created=job.id)
         out: list[Effect] = [Persist((("job", job_row(job)),), then=(ack,)), self._event(job, now)]
         out += self.dispatch(now)
         return out
@@ -294,9 +222,11 @@ class BrokerState:
                 return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
             job.cancel_requested = True
             job.updated = now
-            out = [Persist((("job", job_row(job)),)), self._event(job, now)]
+            then: tuple[Any, ...] = ()
             if job.worker is not None and job.worker in self.workers:
-                out.append(ToWorker(job.worker, m.CancelJob(job=job.id, attempt=job.attempts)))
+                # after the commit, so it follows the DISPATCH of this attempt
+                then = (ToWorker(job.worker, m.CancelJob(job=job.id, attempt=job.attempts)),)
+            out = [Persist((("job", job_row(job)),), then=then), self._event(job, now)]
         reply = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))
         return [*out, Persist((), then=(reply,))]
 
@@ -349,12 +279,44 @@ class BrokerState:
         return [Query("plan", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
 
     def finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
-        """Complete the request that asked for a store read."""
+        """Complete the request that asked for a store read (result: an exception if it failed)."""
         then, peer, rid, msg = self.pending.pop(token)
+        if isinstance(result, Exception):
+            return self._query_failed(then, peer, rid, msg)
         try:
             return getattr(self, f"_finish_{then}")(peer, rid, msg, result, now)
         except RequestError as exc:
             return [self.error(peer, rid, exc)]
+
+    def _query_failed(self, then: str, peer: bytes, rid: int, msg: Any) -> list[Effect]:
+        self.counters["internal"] += 1
+        text = "the broker failed to read its store; its log has the details"
+        if then == "fetch":
+            return [ToWorker(peer, m.Page(rid=rid, error={"code": "internal", "message": text}))]
+        if then == "done_check":
+            return [msg[2]]  # the job stays running; its worker is lost or it is retried
+        if then == "plan_check":
+            return []
+        return [self.error(peer, rid, RequestError(text, code="internal"))]
+
+    def write_failed(self, then: tuple[Any, ...], now: float) -> list[Effect]:
+        """A write was not stored: what waited for it is answered ``internal`` instead."""
+        self.counters["internal"] += 1
+        out: list[Effect] = []
+        for effect in then:
+            if not isinstance(effect, ToClient) or not isinstance(effect.msg, m.Reply):
+                continue  # an ACK is not sent: the worker sends the message again
+            if effect.created:
+                job = self.active.get(effect.created)
+                if job is not None and job.status == "queued":
+                    self.queued -= 1
+                    job.status = "failed"
+                    self.active.pop(job.id, None)
+                    self.paths.remove(job.paths)
+            out.append(self.error(effect.peer, effect.msg.rid, RequestError(
+                "the broker could not store this change; its log has the details",
+                code="internal")))
+        return out
 
     def _finish_status(self, peer: bytes, rid: int, msg: Any, found: Job | None,
                        now: float) -> list[Effect]:
@@ -397,6 +359,7 @@ class BrokerState:
                              "slots": w.slots, "running": len(w.jobs)}
                             for w in self.workers.values()]
         stats["queued_now"] = self.queued
+        stats["broker"] = dict(self.counters)
         return [ToClient(peer, m.Reply(rid=rid, data=stats))]
 
     def _finish_results(self, peer: bytes, rid: int, msg: Any,
@@ -416,193 +379,6 @@ class BrokerState:
         job = self.job(msg.job)
         data = {"ops": ops, "total": total, "complete": bool(job and job.planned)}
         return [ToClient(peer, m.Reply(rid=rid, data=data))]
-
-    def _finish_fetch(self, peer: bytes, rid: int, msg: Any,
-                      result: tuple[list[dict[str, Any]], int] | None,
-                      now: float) -> list[Effect]:
-        if result is None:
-            error = {"code": "job.not_found", "message": f"no job {msg.source}"}
-            return [ToWorker(peer, m.Page(rid=rid, error=error))]
-        rows, total = result
-        return [ToWorker(peer, m.Page(rid=rid, rows=rows, total=total))]
-
-    # --- workers -------------------------------------------------------------------
-
-    def handle_worker(self, peer: bytes, msg: m.WorkerMessage, now: float) -> list[Effect]:
-        """One message from a worker process."""
-        worker = self.workers.get(peer)
-        if worker is not None:
-            worker.expiry = now + self.config.worker_timeout_s
-        if isinstance(msg, m.Ready):
-            return self.handle_ready(peer, msg, now)
-        if isinstance(msg, m.Disconnect):
-            return self.purge_worker(peer, now, "worker disconnected") if worker else []
-        out: list[Effect] = []
-        if isinstance(msg, m.Items):
-            out = self.handle_items(msg, now)
-        elif isinstance(msg, m.Done):
-            out = self.handle_done(peer, msg, now)
-        elif isinstance(msg, m.Failed):
-            out = self.handle_failed(peer, msg, now)
-        elif isinstance(msg, m.Cancelled):
-            out = self.handle_cancelled(peer, msg, now)
-        elif isinstance(msg, m.PlanOps):
-            out = self.handle_plan_ops(msg, now)
-        elif isinstance(msg, m.Fetch):
-            out = self.handle_fetch(peer, msg, now)
-        if worker is None:
-            out.append(ToWorker(peer, m.Disconnect(reason="unknown worker; send READY")))
-        return out
-
-    def handle_ready(self, peer: bytes, msg: m.Ready, now: float) -> list[Effect]:
-        out: list[Effect] = []
-        if peer in self.workers:
-            out += self.purge_worker(peer, now, "worker re-registered")
-        for old in [w for w in self.workers.values() if (w.host, w.pid) == (msg.host, msg.pid)]:
-            # the same process on a new connection: its attempts move with it (listed below)
-            del self.workers[old.peer]
-            for job_id in old.jobs:
-                job = self.active.get(job_id)
-                if job is not None and job.worker == old.peer:
-                    job.worker = None
-                    job.lease_until = now + self.config.reclaim_lease_s
-        worker = Worker(peer=peer, kinds=frozenset(k for k in msg.kinds if isinstance(k, str)),
-                        slots=max(0, min(msg.slots, 1024)), host=msg.host[:255], pid=msg.pid,
-                        expiry=now + self.config.worker_timeout_s)
-        self.workers[peer] = worker
-        for entry in msg.running:
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                    and isinstance(entry[1], int)):
-                continue
-            job_id, attempt = entry
-            job = self.active.get(job_id)
-            owner = self.workers.get(job.worker) if job and job.worker else None
-            if (job is None or job.status != "running" or job.attempts != attempt
-                    or (owner is not None and owner is not worker)):
-                out.append(ToWorker(peer, m.CancelJob(job=job_id, attempt=attempt)))
-                continue
-            job.worker = peer
-            job.lease_until = None
-            worker.jobs[job_id] = attempt
-            if job.cancel_requested:
-                out.append(ToWorker(peer, m.CancelJob(job=job_id, attempt=attempt)))
-        return out + self.dispatch(now)
-
-    def _current(self, job_id: str, attempt: int) -> Job | None:
-        """The job if this attempt is the one running now; None for stale results."""
-        job = self.active.get(job_id)
-        if job is None or job.status != "running" or job.attempts != attempt:
-            return None
-        return job
-
-    def _release(self, job: Job) -> None:
-        worker = self.workers.get(job.worker) if job.worker else None
-        if worker is not None:
-            worker.jobs.pop(job.id, None)
-        job.worker = None
-
-    def handle_items(self, msg: m.Items, now: float) -> list[Effect]:
-        job = self._current(msg.job, msg.attempt)
-        if job is None:
-            return []
-        rows = []
-        for item in msg.items[:1024]:
-            if not isinstance(item, dict) or not isinstance(item.get("i"), int):
-                continue
-            rows.append((job.id, item["i"], str(item.get("path", ""))[:4096],
-                         str(item.get("status", "")), str(item.get("message", ""))[:4096],
-                         float(item.get("duration_ms") or 0.0)
-                         if isinstance(item.get("duration_ms"), (int, float)) else 0.0,
-                         item.get("details") if isinstance(item.get("details"), dict) else {}))
-        job.apply_progress(msg.progress)
-        job.updated = now
-        # the job row goes along, so STATUS after a broker restart shows the progress so far
-        return [Persist((("items", tuple(rows)), ("job", job_row(job))))]
-
-    def handle_plan_ops(self, msg: m.PlanOps, now: float) -> list[Effect]:
-        job = self._current(msg.job, msg.attempt)
-        if job is None or job.planned:
-            return []  # a complete plan is never replaced
-        rows = []
-        for op in msg.ops[:1024]:
-            if not isinstance(op, dict) or not isinstance(op.get("i"), int):
-                continue
-            rows.append((job.id, op["i"], str(op.get("op", "")), str(op.get("src", "")),
-                         str(op.get("dst", "")), json.dumps(op.get("expect") or {}),
-                         str(op.get("status", "planned")), str(op.get("message", ""))[:4096],
-                         json.dumps(op.get("details") or {})))
-        out: list[Effect] = [Persist((("plan", tuple(rows)),))]
-        if msg.complete:
-            job.planned = True
-            job.updated = now
-            out.append(Persist((("job", job_row(job)),)))
-        return out
-
-    def handle_fetch(self, peer: bytes, msg: m.Fetch, now: float) -> list[Effect]:
-        """A worker reads a stored plan or item results (its own job's, or a rollback target's)."""
-        if msg.what not in ("plan", "items") or not 0 < msg.limit <= MAX_PAGE:
-            error = {"code": "protocol.bad_field", "message": "what must be plan or items, "
-                     f"limit 1..{MAX_PAGE}"}
-            return [ToWorker(peer, m.Page(rid=msg.rid, error=error))]
-        token = next(self.tokens)
-        self.pending[token] = ("fetch", peer, msg.rid, msg)
-        name = "plan" if msg.what == "plan" else "results"
-        return [Query(name, (msg.source, tuple(msg.status), msg.limit, msg.offset), token)]
-
-    def handle_progress(self, msg: m.Progress, now: float) -> list[Effect]:
-        """A worker's progress event: apply it and republish it with the next seq."""
-        job = self._current(msg.job, msg.attempt)
-        if job is None or not job.apply_progress(msg.progress):
-            return []
-        job.updated = now
-        return [self._event(job, now)]
-
-    def handle_done(self, peer: bytes, msg: m.Done, now: float) -> list[Effect]:
-        job = self._current(msg.job, msg.attempt)
-        if job is None:
-            return []
-        job.apply_progress(msg.progress)
-        job.result = msg.result
-        return self._finish(job, "completed", now)
-
-    def handle_failed(self, peer: bytes, msg: m.Failed, now: float) -> list[Effect]:
-        job = self._current(msg.job, msg.attempt)
-        if job is None:
-            return []
-        job.apply_progress(msg.progress)
-        job.error = {"code": msg.code, "message": msg.message}
-        if msg.retry and not job.cancel_requested and job.attempts < job.max_attempts:
-            return self._requeue(job, now)
-        return self._finish(job, "cancelled" if job.cancel_requested else "failed", now)
-
-    def handle_cancelled(self, peer: bytes, msg: m.Cancelled, now: float) -> list[Effect]:
-        job = self._current(msg.job, msg.attempt)
-        if job is None:
-            return []
-        job.apply_progress(msg.progress)
-        return self._finish(job, "cancelled", now)
-
-    def purge_worker(self, peer: bytes, now: float, reason: str) -> list[Effect]:
-        """Forget a worker; its jobs are requeued (or failed/cancelled)."""
-        worker = self.workers.pop(peer, None)
-        if worker is None:
-            return []
-        out: list[Effect] = []
-        for job_id in list(worker.jobs):
-            job = self.active.get(job_id)
-            if job is not None and job.status == "running":
-                job.worker = None
-                out += self._lost(job, now, f"{reason}: {worker.host}:{worker.pid}")
-        return out + self.dispatch(now)
-
-    def _lost(self, job: Job, now: float, why: str) -> list[Effect]:
-        job.error = {"code": "worker.lost", "message": f"{why} (attempt {job.attempts} "
-                     f"of {job.max_attempts})"}
-        if job.cancel_requested:
-            return self._finish(job, "cancelled", now)
-        if job.attempts >= job.max_attempts:
-            return self._finish(job, "failed", now)
-        return self._requeue(job, now)
 
     # --- scheduling ----------------------------------------------------------------
 
@@ -652,15 +428,22 @@ class BrokerState:
         job.updated = now
         job.worker = worker.peer
         job.reset_progress()
+        job.batches = 0
+        job.plan_seen = False
         worker.jobs[job.id] = job.attempts
         self.counters["dispatched"] += 1
         ops: tuple[tuple[Any, ...], ...] = (("job", job_row(job)),)
-        if job.attempts > 1 and not job.planned:
-            ops = (("delete_plan", job.id), *ops)  # a partial plan is planned again from scratch
+        if job.attempts > 1:
+            # the new attempt reports every item again; a partial plan is planned from scratch
+            ops = (("delete_items", job.id), *ops)
+            if not job.planned:
+                ops = (("delete_plan", job.id), *ops)
         dispatch = m.Dispatch(job=job.id, attempt=job.attempts, kind=job.kind, paths=job.paths,
                               params=job.params, dry_run=job.dry_run,
                               roots=list(self.config.roots), has_plan=job.planned)
-        return [Persist(ops), ToWorker(worker.peer, dispatch), self._event(job, now)]
+        # the DISPATCH leaves only once the raised attempt number is stored: a broker killed
+        # before that commit must never hand out the same attempt number twice
+        return [Persist(ops, then=(ToWorker(worker.peer, dispatch),)), self._event(job, now)]
 
     def _finish(self, job: Job, status: str, now: float) -> list[Effect]:
         if job.status == "queued":
@@ -708,7 +491,8 @@ class BrokerState:
         for peer in [p for p, w in self.workers.items() if w.expiry <= now]:
             out += self.purge_worker(peer, now, "worker missed its heartbeats")
         for job in [j for j in self.active.values()
-                    if j.lease_until is not None and j.lease_until <= now and j.worker is None]:
+                    if j.lease_until is not None and j.lease_until <= now and j.worker is None
+                    and j.status == "running"]:
             job.lease_until = None
             out += self._lost(job, now, "no worker reclaimed the job after a broker restart")
         while self.delayed and self.delayed[0][0] <= now:

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from medialoom.private import private_files
+
 from .jobs import COLUMNS, Job, job_from_row
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   created REAL, started REAL, updated REAL, finished REAL, error TEXT,
   cancel_requested INTEGER, seq INTEGER, result TEXT, total INTEGER, processed INTEGER,
   succeeded INTEGER, skipped INTEGER, failed INTEGER, current TEXT, rate REAL,
-  planned INTEGER DEFAULT 0
+  planned INTEGER DEFAULT 0, batches INTEGER DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
@@ -54,9 +56,13 @@ _INSERT_PLAN = "INSERT OR REPLACE INTO plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ORDER_SQL = {"created": "created", "updated": "updated", "priority": "priority",
               "status": "status", "kind": "kind", "finished": "finished"}
 MAX_BATCH = 2000
+#: batches in a row whose every write failed before the writer gives up (the broker then exits 1)
+MAX_FAILED_BATCHES = 20
 _JSON_COLUMNS = frozenset({"details", "expect"})
+#: columns added after schema 1, with their definitions (added to older stores on open)
+_ADDED_COLUMNS = {"batches": "INTEGER DEFAULT 0"}
 
-Done = Callable[[list[tuple[Any, ...]], list[tuple[int, Any]]], None]
+Done = Callable[[list[tuple[Any, bool]], list[tuple[int, Any]]], None]
 
 
 def connect(path: str, sync: str = "normal") -> sqlite3.Connection:
@@ -66,6 +72,11 @@ def connect(path: str, sync: str = "normal") -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(SCHEMA)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+    private_files(path, f"{path}-wal", f"{path}-shm")
     return conn
 
 
@@ -89,15 +100,22 @@ class Store:
         self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._on_done: Done | None = None
+        self._on_fatal: Callable[[], None] | None = None
         self.commits = 0
         self.ops = 0
+        self.failures = 0
 
     def __repr__(self) -> str:
         return f"<Store {self.path} commits={self.commits} ops={self.ops}>"
 
-    def start(self, on_done: Done) -> None:
-        """Start the writer; on_done(writes, reads) is called in the writer thread per batch."""
+    def start(self, on_done: Done, on_fatal: Callable[[], None] | None = None) -> None:
+        """Start the writer; on_done(writes, reads) is called in the writer thread per batch.
+
+        ``writes`` holds ``(then, ok)`` per write: ok is False when its transaction failed
+        (nothing of it is stored).  on_fatal is called if the writer has to stop.
+        """
         self._on_done = on_done
+        self._on_fatal = on_fatal
         self._thread = threading.Thread(target=self._run, name="medialoom-store", daemon=True)
         self._thread.start()
 
@@ -117,9 +135,24 @@ class Store:
 
     # --- the thread ----------------------------------------------------------------
 
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
+        try:
+            self._serve()
+        except BaseException:
+            log.critical("the store writer stopped; the broker cannot persist anything and "
+                         "exits", exc_info=True)
+            if self._on_fatal is not None:
+                self._on_fatal()
+
+    def _serve(self) -> None:
         conn = connect(self.path, self.sync)
         stop = False
+        failed_batches = 0
         while not stop:
             batch = [self._queue.get()]
             while len(batch) < MAX_BATCH:
@@ -132,11 +165,14 @@ class Store:
                 batch = [b for b in batch if b is not None]
             writes = [b for b in batch if b[0] == "w"]
             reads = [b for b in batch if b[0] == "r"]
-            done_writes: list[tuple[Any, ...]] = []
+            done_writes: list[tuple[Any, bool]] = []
             done_reads: list[tuple[int, Any]] = []
             if writes:
-                self._commit(conn, writes)
-                done_writes = [w[2] for w in writes]
+                failed = self._commit_all(conn, writes)
+                done_writes = [(w[2], i not in failed) for i, w in enumerate(writes)]
+                failed_batches = failed_batches + 1 if len(failed) == len(writes) else 0
+                if failed_batches >= MAX_FAILED_BATCHES:
+                    raise RuntimeError(f"{failed_batches} write batches in a row failed")
             for _, name, args, token in reads:
                 try:
                     done_reads.append((token, getattr(self, f"_read_{name}")(conn, *args)))
@@ -147,6 +183,31 @@ class Store:
                 self._on_done(done_writes, done_reads)
         conn.close()
 
+    def _commit_all(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> set[int]:
+        """Commit writes in one transaction; if that fails, each on its own: the failed ones."""
+        try:
+            self._commit(conn, writes)
+            return set()
+        except Exception:
+            log.exception("a group commit of %d writes failed; retrying them one by one",
+                          len(writes))
+            self._rollback(conn)
+        failed = set()
+        for i, write in enumerate(writes):
+            try:
+                self._commit(conn, [write])
+            except Exception:
+                self.failures += 1
+                log.exception("a write failed and was not stored")
+                self._rollback(conn)
+                failed.add(i)
+        return failed
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
     def _commit(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> None:
         jobs: dict[str, tuple[Any, ...]] = {}
         conn.execute("BEGIN")
@@ -156,7 +217,8 @@ class Store:
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
                 elif op[0] == "items":
-                    conn.executemany(_INSERT_ITEM, [(*r[:6], json.dumps(r[6])) for r in op[1]])
+                    conn.executemany(_INSERT_ITEM, [(*r[:6], json.dumps(r[6], allow_nan=False))
+                                                    for r in op[1]])
                 elif op[0] == "plan":
                     conn.executemany(_INSERT_PLAN, op[1])
                 else:
@@ -165,6 +227,8 @@ class Store:
                         jobs.clear()
                     if op[0] == "delete_plan":
                         conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
+                    elif op[0] == "delete_items":
+                        conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
                     elif op[0] == "delete":
                         conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
                         conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
@@ -190,6 +254,20 @@ class Store:
         row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?",
                            (job_id,)).fetchone()
         return job_from_row(row) if row else None
+
+    @staticmethod
+    def _read_plan_check(conn: sqlite3.Connection, job_id: str) -> tuple[int, int, int]:
+        """(rows, lowest index, highest index) of a job's stored plan."""
+        count, low, high = conn.execute("SELECT COUNT(*), MIN(i), MAX(i) FROM plan WHERE "
+                                        "job_id = ?", (job_id,)).fetchone()
+        return count, -1 if low is None else low, -1 if high is None else high
+
+    @classmethod
+    def _read_tally(cls, conn: sqlite3.Connection, job_id: str) -> tuple[int, int, int, int]:
+        """(item rows, plan rows, lowest plan index, highest plan index) of a job."""
+        items = conn.execute("SELECT COUNT(*) FROM items WHERE job_id = ?", (job_id,)
+                             ).fetchone()[0]
+        return (items, *cls._read_plan_check(conn, job_id))
 
     @staticmethod
     def _read_list(conn: sqlite3.Connection, statuses: tuple[str, ...], kinds: tuple[str, ...],

@@ -1,8 +1,9 @@
 """``medialoom up``: broker, worker pool and gateway on this host, in one command.
 
 Each part is its own process.  Ctrl-C or SIGTERM stops them all (SIGTERM,
-then SIGKILL after a grace period); if one part dies, the others are stopped
-and the exit code is 1.
+then SIGKILL after a grace period).  A broker that exits with an error (it
+does when its store writer dies) is started again, at most 5 times a minute;
+if any other part dies, the others are stopped and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import time
 
 from medialoom.broker.__main__ import config_from
 from medialoom.broker.config import BrokerConfig
+from medialoom.private import private_dir, private_umask
 
 from .client import Client
 
 GRACE_S = 8.0
+#: the broker is restarted after a failure at most this often within the window
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 60.0
 
 
 def broker_argv(c: BrokerConfig) -> list[str]:
@@ -51,7 +55,8 @@ def _wait_for_broker(c: BrokerConfig, proc: subprocess.Popen[bytes], timeout_s: 
 def run_up(args: argparse.Namespace) -> int:
     """Start everything and supervise until a signal; see the module docstring."""
     config = config_from(args)
-    os.makedirs(config.data_dir, exist_ok=True)
+    private_umask()
+    private_dir(config.data_dir)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -91,8 +96,20 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"medialoom is up: broker {config.clients}, {n} worker processes"
               f"{gateway_line}\n  library roots   {', '.join(config.roots)}"
               f"\n  store           {config.db_path}\nCtrl-C stops everything.", flush=True)
+        restarts: list[float] = []
         while not stopping:
             time.sleep(0.2)
+            broker = procs["broker"]
+            if broker.poll() not in (None, 0) and not stopping:
+                # the broker stops with exit 1 when it cannot keep its promises (its store
+                # writer died): start it again; workers and gateway reconnect by themselves
+                restarts = [t for t in restarts if time.monotonic() - t < RESTART_WINDOW_S]
+                if len(restarts) < MAX_RESTARTS:
+                    restarts.append(time.monotonic())
+                    print(f"medialoom up: the broker exited with {broker.returncode}; "
+                          "starting it again", file=sys.stderr, flush=True)
+                    procs["broker"] = subprocess.Popen(broker_argv(config))
+                    continue
             dead = [name for name, p in procs.items() if p.poll() is not None]
             if dead:
                 print(f"medialoom up: {', '.join(dead)} exited; stopping", file=sys.stderr)

@@ -194,6 +194,7 @@ class Items:
     attempt: int
     items: list[Map]
     progress: Map = field(default_factory=dict)
+    n: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,7 @@ class Done:
     attempt: int
     progress: Map = field(default_factory=dict)
     result: Map = field(default_factory=dict)
+    n: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,7 @@ class Failed:
     message: str
     retry: bool = False
     progress: Map = field(default_factory=dict)
+    n: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +231,7 @@ class Cancelled:
     job: str
     attempt: int
     progress: Map = field(default_factory=dict)
+    n: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,13 +244,15 @@ class Disconnect:
 
 @dataclass(frozen=True, slots=True)
 class PlanOps:
-    """A batch of planned operations; complete marks the plan whole (it is never redone)."""
+    """A batch of planned operations; complete (with total) closes the plan 0..total-1."""
 
     WORD: ClassVar[str] = "PLAN"
     job: str
     attempt: int
     ops: list[Map]
     complete: bool = False
+    n: int = 0
+    total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +308,16 @@ class CancelJob:
     attempt: int
 
 
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Every reliable worker message of this attempt up to number n is stored (or moot)."""
+
+    WORD: ClassVar[str] = "ACK"
+    job: str
+    attempt: int
+    n: int
+
+
 # --- event channel --------------------------------------------------------------
 
 
@@ -335,7 +351,7 @@ ClientRequest = (Hello | Ping | Start | Status | Wait | Cancel | Clear | List | 
 ClientReply = Reply | Error
 WorkerMessage = (Ready | Heartbeat | Accept | Items | Done | Failed | Cancelled | Disconnect
                  | PlanOps | Fetch)
-BrokerToWorker = Dispatch | CancelJob | Heartbeat | Disconnect | Page
+BrokerToWorker = Dispatch | CancelJob | Heartbeat | Disconnect | Page | Ack
 EventMessage = Progress | Event
 Message = ClientRequest | ClientReply | WorkerMessage | BrokerToWorker | EventMessage
 
@@ -350,7 +366,7 @@ CHANNELS: dict[str, dict[str, type]] = {
     "reply": _table(Reply, Error),
     "worker": _table(Ready, Heartbeat, Accept, Items, Done, Failed, Cancelled, Disconnect,
                      PlanOps, Fetch),
-    "broker": _table(Dispatch, CancelJob, Heartbeat, Disconnect, Page),
+    "broker": _table(Dispatch, CancelJob, Heartbeat, Disconnect, Page, Ack),
     "event": _table(Progress, Event),
 }
 

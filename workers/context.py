@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 from .errors import JobCancelled, PathForbidden
+from .wire import wire_safe
 
 T = TypeVar("T")
 log = logging.getLogger("medialoom.job")
@@ -36,6 +37,7 @@ class Reporter(Protocol):
     def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None: ...
     async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
                     statuses: list[str]) -> tuple[list[dict[str, Any]], int]: ...
+    async def wait_window(self, ctx: JobContext) -> None: ...
 
 
 class JobContext:
@@ -53,6 +55,8 @@ class JobContext:
         #: True when the broker already holds this job's complete plan (a retried attempt)
         self.has_plan = has_plan
         self._plan: list[dict[str, Any]] = []
+        #: operations added to the plan so far (the total sent when it is complete)
+        self.planned = 0
         self.roots = [os.path.realpath(r) for r in roots]
         self.result: dict[str, Any] = {}
         self._reporter = reporter
@@ -92,8 +96,9 @@ class JobContext:
         if index is None:
             index = self._index
         self._index = max(self._index, index + 1)
-        self._pending.append({"i": index, "path": path, "status": status, "message": message,
-                              "duration_ms": round(duration_ms, 3), "details": details or {}})
+        self._pending.append({"i": index, "path": str(path), "status": str(status),
+                              "message": str(message), "duration_ms": round(duration_ms, 3),
+                              "details": wire_safe(details) if details else {}})
         self.processed += 1
         if status in FAILED_STATUSES:
             self.failed += 1
@@ -124,6 +129,11 @@ class JobContext:
         """True once the broker asked to cancel this attempt."""
         return self._cancel.is_set()
 
+    @property
+    def cancel_event(self) -> asyncio.Event:
+        """Set once the broker asked to cancel this attempt (to wait on)."""
+        return self._cancel
+
     def request_cancel(self) -> None:
         """Called by the worker when a CANCEL for this attempt arrives."""
         self._cancel.set()
@@ -137,6 +147,7 @@ class JobContext:
             self._reporter.send_progress(self)
             self._last_progress = now
             self._dirty = False
+            await self._reporter.wait_window(self)
         if self._cancel.is_set():
             raise JobCancelled(self.job_id)
 
@@ -154,7 +165,8 @@ class JobContext:
 
     def add_plan(self, op: dict[str, Any]) -> None:
         """Add one planned operation ``{i, op, src, dst, expect, status, message, details}``."""
-        self._plan.append(op)
+        self._plan.append(wire_safe(op))
+        self.planned += 1
         if len(self._plan) >= ITEM_BATCH:
             batch, self._plan = self._plan, []
             self._reporter.send_plan(self, batch, False)
@@ -225,6 +237,9 @@ class CollectingReporter:
             store[op["i"]] = op
         if complete:
             self.complete.add(ctx.job_id)
+
+    async def wait_window(self, ctx: JobContext) -> None:
+        """Nothing to wait for: everything is kept at once."""
 
     async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
                     statuses: list[str]) -> tuple[list[dict[str, Any]], int]:

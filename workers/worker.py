@@ -32,9 +32,12 @@ from .config import WorkerConfig
 from .context import JobContext
 from .errors import JobCancelled, JobFailed
 from .kinds import Kind, load_kinds
+from .stream import Streams
+from .wire import wire_safe
 
 log = logging.getLogger("medialoom.worker")
-FETCH_TIMEOUT_S = 30.0
+#: a FETCH is sent again after every reconnect; this bounds the wait for its PAGE overall
+FETCH_TIMEOUT_S = 60.0
 
 
 class Worker:
@@ -56,7 +59,11 @@ class Worker:
         self.done = 0
         self.reconnect = False
         self.rids = itertools.count(1)
-        self.fetches: dict[int, asyncio.Future[m.Page]] = {}
+        self.fetches: dict[int, tuple[asyncio.Future[m.Page], list[bytes]]] = {}
+        self.streams = Streams()
+        self.connections = 0
+        #: DISPATCHes of jobs whose older attempt still runs here (started when it ends)
+        self.deferred: dict[str, tuple[asyncio.TaskGroup, m.Dispatch]] = {}
 
     def __repr__(self) -> str:
         return f"<Worker pid={os.getpid()} running={len(self.running)} done={self.done}>"
@@ -64,8 +71,9 @@ class Worker:
     # --- Reporter (called by JobContext) ---------------------------------------------
 
     def send_items(self, ctx: JobContext, items: list[dict[str, Any]]) -> None:
-        self.send(m.Items(job=ctx.job_id, attempt=ctx.attempt, items=items,
-                          progress=ctx.progress()))
+        progress = ctx.progress()
+        self.send_reliable(ctx, lambda n: m.Items(job=ctx.job_id, attempt=ctx.attempt,
+                                                  items=items, progress=progress, n=n))
 
     def send_progress(self, ctx: JobContext) -> None:
         frames = codec.encode(m.Progress(job=ctx.job_id, attempt=ctx.attempt,
@@ -76,16 +84,29 @@ class Worker:
             pass  # progress is lossy by design
 
     def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None:
-        self.send(m.PlanOps(job=ctx.job_id, attempt=ctx.attempt, ops=ops, complete=complete))
+        total = ctx.planned if complete else 0
+        self.send_reliable(ctx, lambda n: m.PlanOps(job=ctx.job_id, attempt=ctx.attempt,
+                                                    ops=ops, complete=complete, n=n,
+                                                    total=total))
+
+    async def wait_window(self, ctx: JobContext) -> None:
+        """Back-pressure: wait while the broker is far behind this attempt's results."""
+        await self.streams.wait_window(ctx.job_id, ctx.cancel_event)
+
+    def send_reliable(self, ctx: JobContext, build: Any, final: bool = False) -> None:
+        """Number a result message, keep it until the broker's ACK, and queue it."""
+        self.outbox.put_nowait(self.streams.add(ctx.job_id, ctx.attempt, build, final=final))
 
     async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
                     statuses: list[str]) -> tuple[list[dict[str, Any]], int]:
         """A page of a stored plan or item results, through FETCH / PAGE."""
         rid = next(self.rids)
         fut: asyncio.Future[m.Page] = asyncio.get_running_loop().create_future()
-        self.fetches[rid] = fut
-        self.send(m.Fetch(rid=rid, job=ctx.job_id, attempt=ctx.attempt, what=what,
-                          source=job_id, offset=offset, limit=limit, status=statuses))
+        frames = codec.encode(m.Fetch(rid=rid, job=ctx.job_id, attempt=ctx.attempt, what=what,
+                                      source=job_id, offset=offset, limit=limit,
+                                      status=statuses), "worker")
+        self.fetches[rid] = (fut, frames)
+        self.outbox.put_nowait(frames)
         try:
             page = await asyncio.wait_for(fut, FETCH_TIMEOUT_S)
         except TimeoutError:
@@ -108,20 +129,34 @@ class Worker:
         if self.dealer is not None:
             self.dealer.close(linger=0)
         self.dealer = self.ctx.socket(zmq.DEALER)
+        # our own routing id: a TCP reconnect of this socket keeps it, so the broker does not
+        # take a network blip for a dead worker (it hands the id over to the new connection)
+        self.connections += 1
+        self.dealer.setsockopt(zmq.ROUTING_ID, f"{self.host[:64]}:{os.getpid()}:"
+                               f"{self.connections}:{os.urandom(4).hex()}".encode())
         self.dealer.setsockopt(zmq.LINGER, 1000)
         self.dealer.setsockopt(zmq.SNDHWM, 100_000)
         self.dealer.connect(self.config.workers)
         self.broker_expiry = time.monotonic() + self.timeout_s
         running = [[c.job_id, c.attempt] for c in self.running.values()]
+        running += [e for e in self.streams.ending() if e[0] not in self.running]
         kinds = sorted(self.config.kinds or self.kinds)
         ready = m.Ready(kinds=kinds, slots=self.config.slots, host=self.host, pid=os.getpid(),
                         running=running)
-        # READY goes first on the new socket, ahead of anything queued in the outbox
+        # READY goes first on the new socket, ahead of anything queued in the outbox; then
+        # every result the broker has not acknowledged and every unanswered FETCH, in order
         self.dealer.send_multipart(codec.encode(ready, "worker"))
+        for frames in [*self.streams.everything(), *(f for _, f in self.fetches.values())]:
+            self.dealer.send_multipart(frames)
 
     @property
     def timeout_s(self) -> float:
         return self.config.heartbeat_interval_s * self.config.heartbeat_liveness
+
+    @property
+    def resend_s(self) -> float:
+        """An ACK this much overdue (the broker is alive) has its messages sent again."""
+        return max(5.0, 2 * self.timeout_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until stop is set, then tell the broker we are leaving."""
@@ -161,6 +196,9 @@ class Worker:
                             self.config.workers)
                 self.broker_expiry = time.monotonic() + self.timeout_s
                 self.reconnect = True
+            else:
+                for frames in self.streams.overdue(self.resend_s):
+                    self.outbox.put_nowait(frames)
             self.send(m.Heartbeat())
 
     async def _receive(self, tg: asyncio.TaskGroup) -> None:
@@ -179,28 +217,41 @@ class Worker:
                 log.warning("dropped bad broker message: %s", exc.message)
                 continue
             if isinstance(msg, m.Dispatch):
-                if msg.job in self.running:
-                    continue
-                ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind,
-                                 paths=msg.paths, params=msg.params, dry_run=msg.dry_run,
-                                 roots=msg.roots, reporter=self, has_plan=msg.has_plan)
-                self.running[msg.job] = ctx
-                tg.create_task(self._run_job(ctx))
+                old = self.running.get(msg.job)
+                if old is None:
+                    self._start(tg, msg)
+                elif old.attempt != msg.attempt:
+                    # a newer attempt of a job whose stale attempt still winds down here:
+                    # stop that one, start this one when it has ended
+                    old.request_cancel()
+                    self.deferred[msg.job] = (tg, msg)
             elif isinstance(msg, m.CancelJob):
                 ctx = self.running.get(msg.job)
                 if ctx is not None and ctx.attempt == msg.attempt:
                     ctx.request_cancel()
+                else:
+                    self.streams.drop(msg.job, msg.attempt)
+            elif isinstance(msg, m.Ack):
+                self.streams.ack(msg.job, msg.attempt, msg.n)
             elif isinstance(msg, m.Page):
-                fut = self.fetches.get(msg.rid)
+                fut = self.fetches.get(msg.rid, (None, None))[0]
                 if fut is not None and not fut.done():
                     fut.set_result(msg)
             elif isinstance(msg, m.Disconnect):
                 log.info("broker asked us to register again (%s)", msg.reason)
                 self.connect()
 
+    def _start(self, tg: asyncio.TaskGroup, msg: m.Dispatch) -> None:
+        ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind, paths=msg.paths,
+                         params=msg.params, dry_run=msg.dry_run, roots=msg.roots, reporter=self,
+                         has_plan=msg.has_plan)
+        self.streams.open(msg.job, msg.attempt)
+        self.running[msg.job] = ctx
+        tg.create_task(self._run_job(ctx))
+
     async def _run_job(self, ctx: JobContext) -> None:
         self.send(m.Accept(job=ctx.job_id, attempt=ctx.attempt))
-        end: m.WorkerMessage
+        end: Any
         try:
             kind = self.kinds.get(ctx.kind)
             if kind is None:
@@ -208,27 +259,35 @@ class Worker:
                                 code="job.unknown_kind", retry=True)
             result = await kind.run(ctx) or {}
             ctx.flush_items()
-            end = m.Done(job=ctx.job_id, attempt=ctx.attempt, progress=ctx.progress(),
-                         result={**ctx.result, **result})
+            result = wire_safe({**ctx.result, **result})
+            end = lambda n: m.Done(job=ctx.job_id, attempt=ctx.attempt,  # noqa: E731
+                                   progress=ctx.progress(), result=result, n=n)
         except JobCancelled:
             ctx.flush_items()
-            end = m.Cancelled(job=ctx.job_id, attempt=ctx.attempt, progress=ctx.progress())
+            end = lambda n: m.Cancelled(job=ctx.job_id, attempt=ctx.attempt,  # noqa: E731
+                                        progress=ctx.progress(), n=n)
         except JobFailed as exc:
             ctx.flush_items()
-            end = m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=exc.code,
-                           message=exc.message, retry=exc.retry, progress=ctx.progress())
+            end = _failed(ctx, exc.code, exc.message, exc.retry)
         except MedialoomError as exc:
             ctx.flush_items()
-            end = m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=exc.code,
-                           message=exc.message, progress=ctx.progress())
+            end = _failed(ctx, exc.code, exc.message, False)
         except Exception as exc:
             log.exception("job %s (%s) crashed", ctx.job_id, ctx.kind)
             ctx.flush_items()
-            end = m.Failed(job=ctx.job_id, attempt=ctx.attempt, code="internal",
-                           message=f"{type(exc).__name__}: {exc}", progress=ctx.progress())
+            end = _failed(ctx, "internal", f"{type(exc).__name__}: {exc}", False)
         self.running.pop(ctx.job_id, None)
         self.done += 1
-        self.send(end)
+        self.send_reliable(ctx, end, final=True)
+        later = self.deferred.pop(ctx.job_id, None)
+        if later is not None:
+            self._start(*later)
+
+
+def _failed(ctx: JobContext, code: str, message: str, retry: bool) -> Any:
+    """The FAILED message of an attempt, to be numbered by the stream."""
+    return lambda n: m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=str(code),
+                              message=str(message), retry=retry, progress=ctx.progress(), n=n)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from medialoom.private import private_dir
+
 from .errors import error_response
 from .keys import COUNTERS
 
@@ -49,7 +51,7 @@ def _read_token(path: str) -> str:
 
 def load_or_create_token(data_dir: str) -> str:
     """The token in DATA_DIR/gateway-token, created (0600) if it is missing or empty."""
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    private_dir(data_dir)
     path = os.path.join(data_dir, TOKEN_FILE)
     for _ in range(3):
         try:

@@ -50,8 +50,16 @@ def ready(state: BrokerState, peer: bytes, now: float, slots: int = 1,
                                              pid=1, running=running or []), now)
 
 
+def to_workers(effects: list[Any]) -> list[ToWorker]:
+    """Sends to workers, including those released after a commit (DISPATCH, CANCEL)."""
+    out = sends(effects, ToWorker)
+    for p in sends(effects, Persist):
+        out += [e for e in p.then if isinstance(e, ToWorker)]
+    return out
+
+
 def dispatched(effects: list[Any]) -> list[m.Dispatch]:
-    return [e.msg for e in sends(effects, ToWorker) if isinstance(e.msg, m.Dispatch)]
+    return [e.msg for e in to_workers(effects) if isinstance(e.msg, m.Dispatch)]
 
 
 def test_start_is_acknowledged_only_after_its_row_is_committed() -> None:
@@ -76,7 +84,7 @@ def test_dispatches_by_priority_then_fifo() -> None:
         d = dispatched(effects)
         assert len(d) == 1
         order.append(d[0].job)
-        effects = state.handle_worker(W1, m.Done(job=d[0].job, attempt=1), now)
+        effects = state.handle_worker(W1, m.Done(job=d[0].job, attempt=1, n=1), now)
     assert order == [hook, normal, normal2, low]
 
 
@@ -105,9 +113,9 @@ def test_result_of_an_abandoned_attempt_is_ignored() -> None:
     effects = ready(state, W2, 1001.0)
     effects += state.tick(1001.8)
     assert dispatched(effects)[0].attempt == 2
-    assert state.handle_worker(W1, m.Done(job=job_id, attempt=1), 1001.9)[:-1] == []
+    assert state.handle_worker(W1, m.Done(job=job_id, attempt=1, n=1), 1001.9)[:-1] == []
     assert state.active[job_id].status == "running"
-    state.handle_worker(W2, m.Done(job=job_id, attempt=2), 1002.0)
+    state.handle_worker(W2, m.Done(job=job_id, attempt=2, n=1), 1002.0)
     assert state.finished[job_id].status == "completed"
     assert state.finished[job_id].attempts == 2
 
@@ -142,14 +150,14 @@ def test_cancel_of_running_job_waits_for_the_worker_and_survives_restart() -> No
     job_id, _ = start(state, 1000.0)
     ready(state, W1, 1000.0)
     effects = state.handle_client(C1, m.Cancel(rid=2, job=job_id), 1000.5)
-    assert [e.msg for e in sends(effects, ToWorker)] == [m.CancelJob(job=job_id, attempt=1)]
+    assert [e.msg for e in to_workers(effects)] == [m.CancelJob(job=job_id, attempt=1)]
     job = state.active[job_id]
     assert job.status == "running" and job.cancel_requested
     # the broker restarts: the job comes back from the store, running, cancel pending
     restarted = make(now=2000.0, recovered=[_copy(job)])
     effects = ready(restarted, W1, 2000.1, running=[[job_id, 1]])
     assert m.CancelJob(job=job_id, attempt=1) in [e.msg for e in sends(effects, ToWorker)]
-    restarted.handle_worker(W1, m.Cancelled(job=job_id, attempt=1,
+    restarted.handle_worker(W1, m.Cancelled(job=job_id, attempt=1, n=1,
                                             progress={"processed": 3, "total": 10}), 2000.2)
     assert restarted.finished[job_id].status == "cancelled"
     assert restarted.finished[job_id].processed == 3
@@ -175,7 +183,7 @@ def test_reconnecting_worker_keeps_its_job_without_double_dispatch() -> None:
     effects = ready(restarted, W2, 2000.0, slots=2, running=[[job_id, 1]])
     assert dispatched(effects) == []
     assert restarted.workers[W2].jobs == {job_id: 1}
-    restarted.handle_worker(W2, m.Done(job=job_id, attempt=1), 2005.0)
+    restarted.handle_worker(W2, m.Done(job=job_id, attempt=1, n=1), 2005.0)
     assert restarted.finished[job_id].status == "completed"
     assert restarted.finished[job_id].attempts == 1
 
@@ -259,7 +267,7 @@ def test_waiters_are_answered_after_the_terminal_commit() -> None:
     job_id, _ = start(state, 1000.0)
     assert state.handle_client(C1, m.Wait(rid=5, job=job_id), 1000.1) == []
     ready(state, W1, 1000.2)
-    effects = state.handle_worker(W1, m.Done(job=job_id, attempt=1), 1000.3)
+    effects = state.handle_worker(W1, m.Done(job=job_id, attempt=1, n=1), 1000.3)
     terminal = [p for p in sends(effects, Persist) if p.durable]
     assert terminal and terminal[0].then[0].msg.rid == 5
 
@@ -276,7 +284,7 @@ def test_every_state_change_is_published() -> None:
     state = make()
     job_id, effects = start(state, 1000.0)
     effects += ready(state, W1, 1000.0)
-    effects += state.handle_worker(W1, m.Done(job=job_id, attempt=1), 1000.1)
+    effects += state.handle_worker(W1, m.Done(job=job_id, attempt=1, n=1), 1000.1)
     statuses = [p.msg.status for p in sends(effects, Publish)]
     assert statuses == ["queued", "running", "completed"]
     assert [p.msg.seq for p in sends(effects, Publish)] == [1, 2, 3]
@@ -302,7 +310,7 @@ def test_worker_reconnecting_on_a_new_connection_keeps_its_attempt() -> None:
     effects = ready(state, W2, 1001.0, running=[[job_id, 1]])  # same host and pid as W1
     assert not [e for e in sends(effects, ToWorker) if isinstance(e.msg, m.CancelJob)]
     assert state.active[job_id].worker == W2
-    state.handle_worker(W2, m.Done(job=job_id, attempt=1), 1001.5)
+    state.handle_worker(W2, m.Done(job=job_id, attempt=1, n=1), 1001.5)
     assert state.finished[job_id].status == "completed"
 
 

@@ -1,0 +1,86 @@
+"""What the broker's state machine returns (effects) and the workers it knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from medialoom.protocol import messages as m
+from medialoom.protocol.errors import RequestError
+
+#: most rows one page (LIST, RESULTS, PLAN, FETCH) may ask for
+MAX_PAGE = 1000
+
+# --- effects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToClient:
+    """Send msg to the client with this ROUTER identity."""
+
+    peer: bytes
+    msg: m.Reply | m.Error
+    #: the id of the job this reply acknowledges the creation of (START), else ""
+    created: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToWorker:
+    """Send msg to the worker with this ROUTER identity."""
+
+    peer: bytes
+    msg: m.Dispatch | m.CancelJob | m.Heartbeat | m.Disconnect | m.Page | m.Ack
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish an event to subscribers."""
+
+    msg: m.Event
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write ops in the next group commit; then run ``then`` and mark ``durable`` jobs."""
+
+    ops: tuple[tuple[Any, ...], ...]
+    then: tuple[Any, ...] = ()
+    durable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Run read ``name`` in the writer thread (after pending writes); result to finish_query."""
+
+    name: str
+    args: tuple[Any, ...]
+    token: int
+
+
+Effect = ToClient | ToWorker | Publish | Persist | Query
+
+
+@dataclass(slots=True)
+class Worker:
+    """A connected worker process and the attempts it runs."""
+
+    peer: bytes
+    kinds: frozenset[str]
+    slots: int
+    host: str
+    pid: int
+    expiry: float
+    jobs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def free(self) -> int:
+        """Credit: how many more jobs it will take."""
+        return self.slots - len(self.jobs)
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.host}:{self.pid} kinds={sorted(self.kinds)} jobs={len(self.jobs)}/{self.slots}>"
+
+
+def fail(code: str, message: str, details: Any = None) -> RequestError:
+    """A refusal with a wire code."""
+    return RequestError(message, code=code, details=details)

@@ -1,0 +1,77 @@
+"""Rewrite the frames of valid.json from its messages, and SPEC.md's hex dumps from valid.json.
+
+    python protocol/vectors/regen.py
+
+Run it after a field is added to a command (SPEC.md section 2.1): each
+encodable vector's ``message`` is completed with the new fields' defaults
+(keep or edit the values, then run again), its ``frames`` are encoded again,
+and every ``vector NAME (CHANNEL channel)`` block of SPEC.md is redrawn.
+``decode_only`` vectors are left as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from medialoom.protocol import codec  # noqa: E402
+from medialoom.protocol.messages import CHANNELS  # noqa: E402
+
+
+def from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if list(value) == ["bin"]:
+            return bytes.fromhex(value["bin"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+def dump(frames: list[str]) -> list[str]:
+    """The SPEC.md lines of a hex dump: 16 bytes a line, hex then printable ASCII."""
+    lines = []
+    for number, hexed in enumerate(frames):
+        data = bytes.fromhex(hexed)
+        lines.append(f"frame {number}, {len(data)} bytes")
+        for at in range(0, len(data), 16):
+            chunk = data[at:at + 16]
+            text = "".join(chr(b) if 0x20 <= b < 0x7f else "." for b in chunk)
+            lines.append(f"  {' '.join(f'{b:02x}' for b in chunk):<47}  {text}")
+    return lines
+
+
+def main() -> None:
+    path = HERE / "valid.json"
+    vectors = json.loads(path.read_text())
+    for vector in vectors:
+        if vector.get("decode_only"):
+            continue
+        body = from_json(vector["message"])
+        cls = CHANNELS[vector["channel"]][body.pop("cmd")]
+        msg = cls(**body)
+        full = codec.body_of(msg)
+        vector["message"] = {k: vector["message"].get(k, v) for k, v in full.items()}
+        vector["frames"] = [f.hex() for f in codec.encode(msg, vector["channel"])]
+    path.write_text(json.dumps(vectors, indent=2, ensure_ascii=False) + "\n")
+    by_name = {v["name"]: v for v in vectors}
+    spec = HERE.parent / "SPEC.md"
+
+    def redraw(match: re.Match[str]) -> str:
+        name, channel = match.group(1), match.group(2)
+        body = "\n".join(dump(by_name[name]["frames"]))
+        return f"```text\nvector {name} ({channel} channel)\n{body}\n```"
+
+    text = re.sub(r"```text\nvector ([\w-]+) \((\w+) channel\)\n(?:(?!```).*\n)*?```", redraw,
+                  spec.read_text())
+    spec.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
