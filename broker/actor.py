@@ -30,6 +30,8 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 BUDGET = 512
+#: most entries in one ACK message
+ACK_CHUNK = 4096
 
 
 class BrokerActor:
@@ -148,6 +150,17 @@ class BrokerActor:
             self.state.counters["internal"] += 1
             log.exception("internal error in %s", getattr(fn, "__name__", fn))
 
+    @staticmethod
+    def _gather_acks(then: tuple[Any, ...], acks: dict[bytes, list[list[Any]]]) -> list[Any]:
+        """then without its ACKs, which are collected per worker into acks."""
+        rest = []
+        for effect in then:
+            if isinstance(effect, ToWorker) and isinstance(effect.msg, m.Ack):
+                acks.setdefault(effect.peer, []).extend(effect.msg.acks)
+            else:
+                rest.append(effect)
+        return rest
+
     def _tick(self, now: float) -> None:
         self._execute(self.state.tick(now))
 
@@ -202,13 +215,18 @@ class BrokerActor:
         now = time.time()
         if what == "store":
             writes, reads = payload
+            acks: dict[bytes, list[list[Any]]] = {}
             for (then, durable), ok in writes:
                 if not ok:
                     self._execute(self.state.write_failed(then, now))
                     continue
-                self._execute(list(then))
+                self._execute(self._gather_acks(then, acks))
                 if durable:
                     self.state.committed(durable)
+            for peer, entries in acks.items():  # one ACK per worker for the whole commit
+                for at in range(0, len(entries), ACK_CHUNK):
+                    self._send(self.workers, peer, m.Ack(acks=entries[at:at + ACK_CHUNK]),
+                               "broker")
             for token, result in reads:
                 self._execute(self.state.finish_query(token, result, now))
         elif what == "start":

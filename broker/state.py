@@ -182,8 +182,9 @@ class BrokerState(WorkerChannel):
         self.active[job.id] = job
         self.paths.add(job.paths)
         self._enqueue(job, now)
+        event = self._event(job, now)  # first: the ack and the row carry its seq (SPEC.md 4.3)
         ack = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}), created=job.id)
-        out: list[Effect] = [Persist((("job", job_row(job)),), then=(ack,)), self._event(job, now)]
+        out: list[Effect] = [Persist((("job", job_row(job)),), then=(ack,)), event]
         out += self.dispatch(now)
         return out
 
@@ -445,7 +446,9 @@ class BrokerState(WorkerChannel):
         # before that commit must never hand out the same attempt number twice
         return [Persist(ops, then=(ToWorker(worker.peer, dispatch),)), self._event(job, now)]
 
-    def _finish(self, job: Job, status: str, now: float) -> list[Effect]:
+    def _finish(self, job: Job, status: str, now: float,
+                after: tuple[Any, ...] = ()) -> list[Effect]:
+        """End the job; ``after`` (a worker's ACK) goes out with the replies after the commit."""
         if job.status == "queued":
             self.queued -= 1
         self._release(job)
@@ -457,11 +460,12 @@ class BrokerState(WorkerChannel):
         self.active.pop(job.id, None)
         self.paths.remove(job.paths)
         self.finished[job.id] = job
+        event = self._event(job, now)  # first: the WAIT replies and the row carry its seq
         data = {"job": job_map(job)}
         replies = tuple(ToClient(peer, m.Reply(rid=rid, data=data))
                         for peer, rid in self.waiters.pop(job.id, ()))
-        out: list[Effect] = [Persist((("job", job_row(job)),), then=replies, durable=(job.id,)),
-                             self._event(job, now)]
+        out: list[Effect] = [Persist((("job", job_row(job)),), then=(*replies, *after),
+                                     durable=(job.id,)), event]
         return out + self.dispatch(now)
 
     def _event(self, job: Job, now: float) -> Publish:

@@ -60,7 +60,7 @@ class WorkerChannel:
         return []  # HEARTBEAT, ACCEPT: liveness only
 
     def _reliable(self, peer: bytes, msg: Any, now: float) -> list[Effect]:
-        ack = ToWorker(peer, m.Ack(job=msg.job, attempt=msg.attempt, n=msg.n))
+        ack = ToWorker(peer, m.Ack(acks=[[msg.job, msg.attempt, msg.n]]))
         job = self._current(msg.job, msg.attempt)
         if job is None or job.worker != peer:
             self.counters["stale"] += 1
@@ -81,7 +81,7 @@ class WorkerChannel:
         if isinstance(msg, m.Failed):
             return self.handle_failed(job, msg, ack, now)
         job.apply_progress(msg.progress)
-        return [*self._finish(job, "cancelled", now), Persist((), then=(ack,))]
+        return self._finish(job, "cancelled", now, after=(ack,))
 
     # --- registration --------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class WorkerChannel:
         job.apply_progress(msg.progress)
         job.result = msg.result
         if not (job.processed or job.planned or job.plan_seen):
-            return [*self._finish(job, "completed", now), Persist((), then=(ack,))]
+            return self._finish(job, "completed", now, after=(ack,))
         token = next(self.tokens)
         self.pending[token] = ("done_check", peer, 0, (job.id, job.attempts, ack))
         return [Query("tally", (job.id,), token)]
@@ -264,7 +264,7 @@ class WorkerChannel:
         elif items != job.processed:
             problem = f"the worker reported {job.processed} items but {items} were stored"
         if not problem:
-            return [*self._finish(job, "completed", now), Persist((), then=(ack,))]
+            return self._finish(job, "completed", now, after=(ack,))
         job.error = {"code": "job.incomplete", "message": f"{problem}; attempt {attempt} "
                      "does not count as completed"}
         return [*self._abandon(job, now), Persist((), then=(ack,))]

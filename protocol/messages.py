@@ -310,12 +310,10 @@ class CancelJob:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Every reliable worker message of this attempt up to number n is stored (or moot)."""
+    """For each ``[job, attempt, n]``: the attempt's results up to number n are stored (or moot)."""
 
     WORD: ClassVar[str] = "ACK"
-    job: str
-    attempt: int
-    n: int
+    acks: list[list[Any]]
 
 
 # --- event channel --------------------------------------------------------------

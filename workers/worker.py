@@ -206,40 +206,56 @@ class Worker:
             if self.reconnect:
                 self.reconnect = False
                 self.connect()
-            assert self.dealer is not None
-            if not await self.dealer.poll(timeout=int(self.config.heartbeat_interval_s * 500)):
+            dealer = self.dealer
+            assert dealer is not None
+            if not await dealer.poll(timeout=int(self.config.heartbeat_interval_s * 500)):
                 continue
-            frames = await self.dealer.recv_multipart()
-            self.broker_expiry = time.monotonic() + self.timeout_s
-            try:
-                msg = codec.decode(frames, "broker")
-            except RemoteProtocolError as exc:
-                log.warning("dropped bad broker message: %s", exc.message)
-                continue
-            if isinstance(msg, m.Dispatch):
-                old = self.running.get(msg.job)
-                if old is None:
-                    self._start(tg, msg)
-                elif old.attempt != msg.attempt:
-                    # a newer attempt of a job whose stale attempt still winds down here:
-                    # stop that one, start this one when it has ended
-                    old.request_cancel()
-                    self.deferred[msg.job] = (tg, msg)
-            elif isinstance(msg, m.CancelJob):
-                ctx = self.running.get(msg.job)
-                if ctx is not None and ctx.attempt == msg.attempt:
-                    ctx.request_cancel()
-                else:
-                    self.streams.drop(msg.job, msg.attempt)
-            elif isinstance(msg, m.Ack):
-                self.streams.ack(msg.job, msg.attempt, msg.n)
-            elif isinstance(msg, m.Page):
-                fut = self.fetches.get(msg.rid, (None, None))[0]
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-            elif isinstance(msg, m.Disconnect):
-                log.info("broker asked us to register again (%s)", msg.reason)
-                self.connect()
+            # drain what has arrived without a poll per message (a commit's ACKs, DISPATCHes),
+            # through a plain socket sharing the asyncio socket's underlying one
+            plain = zmq.Socket.shadow(dealer.underlying)
+            for _ in range(256):
+                try:
+                    frames = plain.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self.broker_expiry = time.monotonic() + self.timeout_s
+                try:
+                    msg = codec.decode(frames, "broker")
+                except RemoteProtocolError as exc:
+                    log.warning("dropped bad broker message: %s", exc.message)
+                    continue
+                self._handle(tg, msg)
+                if self.dealer is not dealer:
+                    break  # a DISCONNECT made us open a new connection
+
+    def _handle(self, tg: asyncio.TaskGroup, msg: m.BrokerToWorker) -> None:
+        if isinstance(msg, m.Dispatch):
+            old = self.running.get(msg.job)
+            if old is None:
+                self._start(tg, msg)
+            elif old.attempt != msg.attempt:
+                # a newer attempt of a job whose stale attempt still winds down here:
+                # stop that one, start this one when it has ended
+                old.request_cancel()
+                self.deferred[msg.job] = (tg, msg)
+        elif isinstance(msg, m.CancelJob):
+            ctx = self.running.get(msg.job)
+            if ctx is not None and ctx.attempt == msg.attempt:
+                ctx.request_cancel()
+            else:
+                self.streams.drop(msg.job, msg.attempt)
+        elif isinstance(msg, m.Ack):
+            for entry in msg.acks:
+                if len(entry) == 3 and isinstance(entry[0], str) and \
+                        type(entry[1]) is int and type(entry[2]) is int:
+                    self.streams.ack(*entry)
+        elif isinstance(msg, m.Page):
+            fut = self.fetches.get(msg.rid, (None, None))[0]
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+        elif isinstance(msg, m.Disconnect):
+            log.info("broker asked us to register again (%s)", msg.reason)
+            self.connect()
 
     def _start(self, tg: asyncio.TaskGroup, msg: m.Dispatch) -> None:
         ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind, paths=msg.paths,

@@ -22,7 +22,8 @@ def worker_sends(effects: list[Any]) -> list[Any]:
 
 
 def acked(effects: list[Any]) -> list[int]:
-    return [msg.n for msg in worker_sends(effects) if isinstance(msg, m.Ack)]
+    return [entry[2] for msg in worker_sends(effects) if isinstance(msg, m.Ack)
+            for entry in msg.acks]
 
 
 def stored_ops(effects: list[Any], name: str) -> list[Any]:
