@@ -123,10 +123,12 @@ def progress_map(job: Job) -> dict[str, Any]:
     """The progress map of SPEC.md: counters plus remaining, percent, rate and ETA."""
     total = max(job.total, job.processed)
     remaining = max(total - job.processed, 0)
-    if total:
+    if job.status == "completed":  # done, even if the worker's total was an overestimate
+        remaining, percent = 0, 100.0
+    elif total:
         percent = round(100.0 * job.processed / total, 2)
     else:
-        percent = 100.0 if job.status == "completed" else 0.0
+        percent = 0.0
     eta = None
     if job.rate >= MIN_RATE and job.status == "running":
         eta = min(round(remaining / job.rate, 1), MAX_ETA_S)

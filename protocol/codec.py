@@ -29,6 +29,10 @@ TAGS = {
 MAX_BODY_BYTES = 1 << 20
 #: hard cap enforced by ZeroMQ itself (ZMQ_MAXMSGSIZE): the connection is dropped
 HARD_MAX_BYTES = 64 << 20
+#: class -> its fields typed float (an int there decodes as the float of the same value)
+_FLOATS: dict[type, tuple[str, ...]] = {
+    cls: tuple(name for name, check, _ in fields if "float" in check.label.split(" | "))
+    for cls, fields in FIELDS.items()}
 
 
 def _pack(body: dict[str, Any]) -> bytes:
@@ -63,7 +67,8 @@ def _unpack(data: bytes) -> tuple[dict[str, Any], bool]:
     Bodies only the lenient options can read (bin or an extension value
     anywhere, a map key that is not str) still decode, so that unknown fields
     are ignored and a bad known field is named; their fields are then checked
-    with the exact (slower) pass.
+    with the exact (slower) pass.  A body map with a key twice is refused
+    (SPEC.md 3.1): its header counts more entries than the dict holds.
     """
     try:
         body = msgpack.unpackb(data, **STRICT_UNPACK)
@@ -77,6 +82,12 @@ def _unpack(data: bytes) -> tuple[dict[str, Any], bool]:
         strict = False
     if type(body) is not dict:
         raise RemoteProtocolError("body must be a msgpack map")
+    first = data[0]  # a map header: fixmap, map 16 or map 32
+    entries = first & 0x0F if first <= 0x8F else int.from_bytes(
+        data[1:3] if first == 0xDE else data[1:5], "big")
+    if entries != len(body):
+        raise RemoteProtocolError(f"the body map has {entries} entries but only {len(body)} "
+                                  "distinct keys (a key must not appear twice)")
     if b"" in body if strict else any(type(key) is not str for key in body):
         raise RemoteProtocolError("the keys of the body map must be msgpack str")
     return body, strict
@@ -90,13 +101,37 @@ def unpack_body(data: bytes) -> dict[str, Any]:
     return _unpack(data)[0]
 
 
+def _no_map(pairs: Any) -> None:
+    """Maps met while looking for the rid are not built (their keys may be unhashable)."""
+
+
 def request_id(frames: list[bytes]) -> int:
-    """Best-effort rid of a message that failed to decode (0 if none is readable)."""
-    try:
-        rid = unpack_body(frames[-1]).get("rid", 0)
-    except (RemoteProtocolError, IndexError):
+    """The rid of the ERROR about a client message that was refused (SPEC.md 4.13).
+
+    The last frame is read as a msgpack map header, then entry by entry in wire
+    order: each key is read, and each value of another key is skipped by its
+    msgpack length, unchecked.  At the first key that is the str "rid" its value
+    is the answer if it is an int (not a bool) in 0..2^63-1, else 0.  It is 0 as
+    well when the frame is not a map, an entry cannot be read, no key is "rid",
+    or the rid's value does not end within the first MAX_BODY_BYTES bytes (an
+    oversized body is never read further).
+    """
+    if not frames:
         return 0
-    return rid if type(rid) is int and 0 <= rid <= INT64_MAX else 0
+    reader = msgpack.Unpacker(raw=False, unicode_errors="surrogateescape",
+                              strict_map_key=False, object_pairs_hook=_no_map,
+                              max_buffer_size=MAX_BODY_BYTES)
+    try:
+        reader.feed(frames[-1][:MAX_BODY_BYTES])
+        for _ in range(reader.read_map_header()):
+            key = reader.unpack()
+            if type(key) is str and key == "rid":
+                rid = reader.unpack()
+                return rid if type(rid) is int and 0 <= rid <= INT64_MAX else 0
+            reader.skip()
+    except Exception:  # not a map, truncated, too deep to skip, the first 1 MiB ran out, ...
+        return 0
+    return 0
 
 
 def decode(frames: list[bytes], channel: str) -> Message:
@@ -138,4 +173,7 @@ def decode(frames: list[bytes], channel: str) -> Message:
             raise RemoteProtocolError(f"{word} field {path}: {reason}",
                                       code="protocol.bad_field", details={"field": name})
         kwargs[name] = value
+    for name in _FLOATS[cls]:  # a float field sent as an int decodes as a float (SPEC.md 3.1)
+        if type(kwargs.get(name)) is int:
+            kwargs[name] = float(kwargs[name])
     return cls(**kwargs)

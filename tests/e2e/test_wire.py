@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -13,7 +14,7 @@ import zmq
 from medialoom.clients.client import AsyncClient
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
-from tests.support import System
+from tests.support import System, make_system, restart_broker
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +134,186 @@ def test_status_stays_fast_while_two_workers_stream_progress(system: System) -> 
     assert len(latencies) >= 50, "the jobs ended before the load was measured"
     p99 = statistics.quantiles(latencies, n=100)[98]
     assert p99 < 0.25, f"STATUS p99 {p99 * 1000:.0f} ms under load"
+
+
+# --- protocol conformance against a real broker (SPEC.md 4.13, 5.1, 7.2) -------------------
+
+
+class Peer:
+    """A raw client DEALER plus a SUB on every job's events, speaking through the codec."""
+
+    def __init__(self, system: System, zctx: zmq.Context) -> None:
+        self.sock = zctx.socket(zmq.DEALER)
+        self.sock.connect(system.clients)
+        self.sub = zctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"job/")
+        self.sub.connect(system.events_out)
+        self.rid = 100
+
+    def send(self, cls: type, **fields: object) -> int:
+        self.rid += 1
+        self.sock.send_multipart(codec.encode(cls(rid=self.rid, **fields), "client"))
+        return self.rid
+
+    def reply(self, rid: int, timeout_s: float = 10.0) -> m.Reply | m.Error:
+        assert self.sock.poll(int(timeout_s * 1000)), f"no reply to rid {rid}"
+        msg = codec.decode(self.sock.recv_multipart(), "reply")
+        assert msg.rid == rid, msg
+        return msg
+
+    def ask(self, cls: type, **fields: object) -> dict:
+        msg = self.reply(self.send(cls, **fields))
+        assert isinstance(msg, m.Reply), msg
+        return msg.data
+
+    def events(self, job_id: str, until: str, timeout_s: float = 10.0) -> list[m.Event]:
+        """This job's EVENTs up to the first with status ``until``."""
+        out: list[m.Event] = []
+        deadline = time.monotonic() + timeout_s
+        while not out or out[-1].status != until:
+            left = deadline - time.monotonic()
+            assert left > 0 and self.sub.poll(int(left * 1000)), f"no {until} EVENT: {out}"
+            event = codec.decode(self.sub.recv_multipart(), "event")
+            if event.job == job_id:
+                out.append(event)
+        return out
+
+    def subscribed(self) -> None:
+        """Wait until the subscription is live: a throwaway job's EVENTs arrive."""
+        for _ in range(50):
+            job = self.ask(m.Start, kind="sleep")["job"]["id"]
+            self.ask(m.Cancel, job=job)
+            if self.sub.poll(200):
+                while self.sub.poll(200):
+                    self.sub.recv_multipart()
+                return
+        raise AssertionError("the SUB socket never received an EVENT")
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        self.sub.close(linger=0)
+
+
+def test_every_client_invalid_vector_gets_its_error_and_rid(dealer: zmq.Socket) -> None:
+    """Each client-channel entry of invalid.json, sent as is: its code, details and rid."""
+    from tests.protocol.test_vectors import INVALID, frames_of
+
+    sent = 0
+    for vector in INVALID:
+        if vector["channel"] != "client" or vector["name"] == "no-frames":
+            continue  # ZeroMQ cannot send a message of zero frames
+        reply = raw_request(dealer, frames_of(vector))
+        assert reply is not None, vector["name"]
+        assert reply["cmd"] == "ERROR", (vector["name"], reply)
+        assert (reply["code"], reply["rid"]) == (vector["error"], vector["rid"]), \
+            (vector["name"], reply)
+        if "details" in vector:
+            assert reply["details"] == vector["details"], vector["name"]
+        sent += 1
+    assert sent == sum(v["channel"] == "client" for v in INVALID) - 1
+    ok = raw_request(dealer, codec.encode(m.Ping(rid=99), "client"))
+    assert ok is not None and ok["cmd"] == "REPLY" and ok["rid"] == 99
+
+
+def test_a_bool_rid_is_answered_with_rid_0(dealer: zmq.Socket) -> None:
+    for rid in (True, False):
+        reply = raw_request(dealer, [b"MLC1", msgpack.packb({"cmd": "PING", "rid": rid})])
+        assert reply is not None and reply["cmd"] == "ERROR", reply
+        assert reply["rid"] == 0 and type(reply["rid"]) is int, reply
+        assert (reply["code"], reply["details"]) == ("protocol.bad_field", {"field": "rid"})
+
+
+def test_job_maps_in_replies_carry_the_seq_of_the_last_event(broker_only: System,
+                                                              zctx: zmq.Context) -> None:
+    """START, CANCEL, WAIT, STATUS and LIST, also from the store after a restart."""
+    peer = Peer(broker_only, zctx)
+    try:
+        peer.subscribed()
+        created = peer.ask(m.Start, kind="sleep")["job"]  # no worker: it stays queued
+        [first] = peer.events(created["id"], "queued")
+        assert first.seq == created["seq"] == 1
+        cancelled = peer.ask(m.Cancel, job=created["id"])["job"]
+        [last] = peer.events(created["id"], "cancelled")
+        assert cancelled["status"] == "cancelled" and cancelled["seq"] == last.seq == 2
+        assert peer.ask(m.Wait, job=created["id"])["job"]["seq"] == 2
+        assert peer.ask(m.Status, job=created["id"])["job"]["seq"] == 2
+        listed = peer.ask(m.List, limit=1000)["jobs"]
+        assert [j["seq"] for j in listed if j["id"] == created["id"]] == [2]
+        # a job that changes no files has an empty, incomplete plan (SPEC.md 4.11)
+        assert peer.ask(m.Plan, job=created["id"]) == {"ops": [], "total": 0, "complete": False}
+    finally:
+        peer.close()
+    restart_broker(broker_only)
+    peer = Peer(broker_only, zctx)
+    try:
+        stored = peer.ask(m.Status, job=created["id"])["job"]  # read from the store now
+        assert (stored["status"], stored["seq"]) == ("cancelled", 2)
+        listed = peer.ask(m.List, limit=1000)["jobs"]
+        assert [j["seq"] for j in listed if j["id"] == created["id"]] == [2]
+    finally:
+        peer.close()
+
+
+class FakeWorker:
+    """A worker made of one raw DEALER: READY, then whatever the test sends."""
+
+    def __init__(self, system: System, zctx: zmq.Context) -> None:
+        self.sock = zctx.socket(zmq.DEALER)
+        self.sock.connect(system.workers)
+        self.send(m.Ready(kinds=["sleep"], slots=1, host="fake", pid=4242))
+
+    def send(self, msg: m.Message) -> None:
+        self.sock.send_multipart(codec.encode(msg, "worker"))
+
+    def dispatched(self, timeout_s: float = 10.0) -> m.Dispatch:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.send(m.Heartbeat())  # the test broker's liveness is only 1 s
+            if self.sock.poll(50):
+                msg = codec.decode(self.sock.recv_multipart(), "broker")
+                if isinstance(msg, m.Dispatch):
+                    return msg
+        raise AssertionError("no DISPATCH")
+
+
+def test_wait_reply_and_status_agree_on_the_terminal_event(tmp_path: Path,
+                                                          zctx: zmq.Context) -> None:
+    """WAIT held until DONE carries the terminal EVENT's seq; a completed job is 100 %."""
+    system = make_system(tmp_path, heartbeat=2.0)  # a fake worker that beats rarely lives 8 s
+    system.start_broker()
+    peer = Peer(system, zctx)
+    worker = None
+    try:
+        peer.subscribed()
+        worker = FakeWorker(system, zctx)  # after the throwaway jobs, which it must not get
+        system.wait_for(lambda: system.worker_count() == 1, "fake worker registered")
+        job = peer.ask(m.Start, kind="sleep", params={"seconds": 1, "steps": 10})["job"]
+        dispatch = worker.dispatched()
+        assert dispatch.job == job["id"]
+        wait_rid = peer.send(m.Wait, job=job["id"])
+        # STATUS answered after the WAIT was read: the WAIT is held
+        running = peer.ask(m.Status, job=job["id"])["job"]
+        assert running["status"] == "running"
+        # the worker's total overestimated: 1 item of 10 announced, then DONE
+        progress = {"total": 10, "processed": 1, "succeeded": 1, "skipped": 0, "failed": 0,
+                    "current": "", "rate": 5.0}
+        row = {"i": 0, "path": "step 1", "status": "ok", "message": "", "duration_ms": 1.0,
+               "details": {}}
+        worker.send(m.Accept(job=job["id"], attempt=dispatch.attempt))
+        worker.send(m.Items(job=job["id"], attempt=dispatch.attempt, items=[row],
+                            progress=progress, n=1))
+        worker.send(m.Done(job=job["id"], attempt=dispatch.attempt, progress=progress, n=2))
+        waited = peer.reply(wait_rid)
+        assert isinstance(waited, m.Reply), waited
+        done = waited.data["job"]
+        last = peer.events(job["id"], "completed")[-1]
+        status = peer.ask(m.Status, job=job["id"])["job"]
+        assert done["status"] == status["status"] == "completed"
+        assert done["seq"] == status["seq"] == last.seq
+        for p in (done["progress"], status["progress"], last.progress):
+            assert (p["total"], p["processed"], p["remaining"], p["percent"]) == (10, 1, 0, 100.0)
+    finally:
+        if worker is not None:
+            worker.sock.close(linger=0)
+        peer.close()
+        system.stop()

@@ -55,7 +55,9 @@ def nested(levels: int) -> Raw:
 
 
 def entry(name: str, channel: str, raw_body: bytes, field: str | None,
-          error: str = "protocol.bad_field", also: list[str] | None = None) -> dict[str, Any]:
+          error: str = "protocol.bad_field", also: list[str] | None = None,
+          rid: int = 1) -> dict[str, Any]:
+    """An invalid.json entry; on the client channel with the rid its ERROR carries (4.13)."""
     frames = [TAGS[channel], raw_body]
     if channel == "event":
         frames.insert(0, b"job/" + JOB.encode())
@@ -65,7 +67,19 @@ def entry(name: str, channel: str, raw_body: bytes, field: str | None,
         e["details"] = {"field": field}
     if also:
         e["also_accept"] = also
+    if channel == "client":
+        e["rid"] = rid
     return e
+
+
+def ping(*pairs: tuple[str | Raw, Any], entries: int | None = None) -> bytes:
+    """A PING body: cmd, then each (key, value); a map header of entries (default: all)."""
+    out = bytearray([0x80 | (entries if entries is not None else len(pairs) + 1)])
+    out += pack("cmd") + pack("PING")
+    for key, value in pairs:
+        out += (key.raw if isinstance(key, Raw) else pack(key)) + (
+            value.raw if isinstance(value, Raw) else pack(value))
+    return bytes(out)
 
 
 def start(params: Any) -> bytes:
@@ -80,7 +94,32 @@ OP = {"i": 0, "op": "rename", "src": "/srv/media/music/a.mp3", "dst": "/srv/medi
 def vectors() -> list[dict[str, Any]]:
     deep_prefix = body("START", ("rid", 1), ("kind", "sleep"), ("params", Raw(b"")))
     deep_prefix += b"\x81" + pack("a")
+    # a well-formed 2 MiB PING whose rid comes last, after a bin that fills the body
+    late_rid = ping(("pad", Raw(b"")), entries=3)
+    late_rid += b"\xc6" + ((2 << 20) - len(late_rid) - 5 - len(pack("rid") + pack(9))).to_bytes(
+        4, "big")
     return [
+        # -- client channel: which rid the ERROR carries (SPEC.md 4.13)
+        entry("body-duplicate-key", "client", ping(("rid", 5), ("rid", 6)), None,
+              "protocol.bad_frame", rid=5),
+        entry("body-duplicate-cmd", "client", ping(("rid", 5), ("cmd", "STATS")), None,
+              "protocol.bad_frame", rid=5),
+        entry("body-truncated-after-rid", "client", ping(("rid", 5), ("x", Raw(b"")),
+                                                         entries=3), None,
+              "protocol.bad_frame", rid=5),
+        entry("body-rid-after-int-key", "client", ping((Raw(pack(7)), "x"), ("rid", 9)), None,
+              "protocol.bad_frame", rid=9),
+        entry("body-rid-after-bad-utf8", "client", ping(("n", Raw(b"\xa2\xff\xfe")), ("rid", 9)),
+              None, "protocol.bad_frame", rid=9),
+        entry("rid-negative", "client", ping(("rid", -1)), "rid", rid=0),
+        entry("rid-float", "client", ping(("rid", 1.0)), "rid", rid=0),
+        entry("rid-str", "client", ping(("rid", "1")), "rid", rid=0),
+        entry("rid-nil", "client", ping(("rid", None)), "rid", rid=0),
+        {"name": "body-2-mib-rid-last", "channel": "client",
+         "frames_generated": {"tag": TAGS["client"].hex(), "body_prefix": late_rid.hex(),
+                              "fill": "00", "body_suffix": (pack("rid") + pack(9)).hex(),
+                              "body_size": 2 << 20},
+         "error": "protocol.too_large", "rid": 0},
         # -- client channel: element types of arrays
         entry("list-kind-map-element", "client",
               body("LIST", ("rid", 1), ("kind", [{"a": 1}])), "kind"),
@@ -113,7 +152,7 @@ def vectors() -> list[dict[str, Any]]:
          "frames_generated": {"tag": TAGS["client"].hex(), "body_prefix": deep_prefix.hex(),
                               "fill": "91", "body_suffix": "01",
                               "body_size": len(deep_prefix) + 100_000 + 1},
-         "error": "protocol.bad_frame", "also_accept": ["protocol.bad_field"]},
+         "error": "protocol.bad_frame", "also_accept": ["protocol.bad_field"], "rid": 1},
         # -- worker channel
         entry("items-bin-in-details", "worker",
               body("ITEMS", ("job", JOB), ("attempt", 1),

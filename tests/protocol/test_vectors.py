@@ -69,8 +69,9 @@ def test_vector_files_are_well_formed() -> None:
         assert v["channel"] in CHANNELS
     for v in INVALID:
         assert set(v) <= {"name", "channel", "frames", "frames_generated", "error", "details",
-                          "also_accept"}, v["name"]
+                          "also_accept", "rid"}, v["name"]
         assert v["channel"] in CHANNELS
+        assert ("rid" in v) == (v["channel"] == "client"), v["name"]
         assert v["error"] in CODES, v["name"]
         assert all(code in CODES for code in v.get("also_accept", [])), v["name"]
         assert ("frames" in v) != ("frames_generated" in v), v["name"]
@@ -86,11 +87,20 @@ def test_encode_reproduces_frames(vector: dict[str, Any]) -> None:
     assert [f.hex() for f in frames] == vector["frames"]
 
 
+def typed(value: Any) -> Any:
+    """value with every scalar paired with its type, so that 3 and 3.0 (and 1 and True) differ."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    return type(value).__name__, value
+
+
 @pytest.mark.parametrize("vector", **by_name(VALID))
 def test_decode_gives_message(vector: dict[str, Any]) -> None:
     decoded = codec.decode(frames_of(vector), vector["channel"])
     assert decoded == message_of(vector)
-    assert codec.body_of(decoded) == from_json(vector["message"])
+    assert typed(codec.body_of(decoded)) == typed(from_json(vector["message"]))
 
 
 @pytest.mark.parametrize("vector", **by_name(INVALID))
@@ -103,13 +113,23 @@ def test_invalid_frames_raise_their_code(vector: dict[str, Any]) -> None:
         assert info.value.details == vector["details"]
 
 
+CLIENT_INVALID = [v for v in INVALID if v["channel"] == "client"]
+
+
+@pytest.mark.parametrize("vector", **by_name(CLIENT_INVALID))
+def test_invalid_client_frames_give_the_rid_of_their_error(vector: dict[str, Any]) -> None:
+    """The ERROR about a refused client message carries the vector's ``rid`` (SPEC.md 4.13)."""
+    assert codec.request_id(frames_of(vector)) == vector["rid"]
+
+
 def test_generated_bodies_are_well_formed_pings() -> None:
     """Oversized vectors fail on size alone: their bodies are valid PING messages."""
     for vector in INVALID:
         if "frames_generated" in vector and vector["error"] == "protocol.too_large":
             tag, body = frames_of(vector)
             assert len(body) == vector["frames_generated"]["body_size"] > codec.MAX_BODY_BYTES
-            assert msgpack.unpackb(body)["cmd"] == "PING"
+            whole = msgpack.unpackb(body)
+            assert whole["cmd"] == "PING" and type(whole["rid"]) is int
 
 
 def test_body_of_exactly_the_limit_is_accepted() -> None:
