@@ -1,4 +1,8 @@
-"""The ``medialoom`` command: exit codes, --json, and ``up`` leaving no process behind."""
+"""The ``medialoom`` command: exit codes, --json, and ``up`` leaving no process behind.
+
+Every CLI run here is in an 80-column terminal (COLUMNS=80); tests/e2e/test_cli_user.py
+has what a new user meets (narrow tables, short ids, help, piped watch).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ from tests.support import System, free_ports, make_system
 pytestmark = pytest.mark.e2e
 
 
-def cli(system: System | None, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def cli(system: System | None, *args: str, timeout: float = 60,
+        columns: int = 80) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "medialoom.clients.cli_main", *args]
     if system is not None:
         argv += ["--endpoint", system.clients, "--events", system.events_out]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_start_watch_exits_0_when_done_and_1_when_failed(system: System) -> None:
@@ -54,7 +60,8 @@ def test_bad_usage_and_refused_requests_exit_2(system: System) -> None:
 
 def test_unreachable_broker_exits_4_and_names_the_endpoint() -> None:
     port = free_ports(1)[0]
-    out = cli(None, "status", "x", "--endpoint", f"tcp://127.0.0.1:{port}", "--timeout", "0.5")
+    out = cli(None, "status", "01AAAAAAAAAAAAAAAAAAAAAAAA", "--endpoint",
+              f"tcp://127.0.0.1:{port}", "--timeout", "0.5")
     assert out.returncode == 4
     assert f"tcp://127.0.0.1:{port}" in out.stderr
 
@@ -72,7 +79,7 @@ def test_read_commands_print_one_json_document(system: System) -> None:
     stats = json.loads(cli(system, "stats", "--json").stdout)
     assert stats["counts"]["completed"] == 1
     human = cli(system, "jobs")
-    assert human.returncode == 0 and job_id[:10] in human.stdout
+    assert human.returncode == 0 and job_id[-8:] in human.stdout  # the short id
 
 
 def _procs_mentioning(marker: str) -> list[int]:
@@ -130,6 +137,6 @@ def test_dry_run_plan_then_rename_then_rollback_from_the_cli(system: System) -> 
     assert real.returncode == 0, real.stdout + real.stderr
     renamed = json.loads(cli(system, "jobs", "--kind", "rename", "--limit", "1", "--json").stdout)
     assert sorted(p.relative_to(lib) for p in lib.rglob("*") if p.is_file()) != before
-    undo = cli(system, "rollback", renamed["jobs"][0]["id"], "--watch")
+    undo = cli(system, "rollback", renamed["jobs"][0]["id"][-8:], "--watch")  # a short id
     assert undo.returncode == 0, undo.stdout + undo.stderr
     assert sorted(p.relative_to(lib) for p in lib.rglob("*") if p.is_file()) == before
