@@ -15,7 +15,7 @@ import zmq
 
 from medialoom import settings
 from medialoom.private import private_dir, private_umask
-from medialoom.workers.kinds import load_kinds
+from medialoom.workers.specs import builtin_specs
 
 from .actor import BrokerActor
 from .config import BrokerConfig
@@ -69,7 +69,7 @@ async def serve(config: BrokerConfig, stop: asyncio.Event) -> None:
     private_umask()
     private_dir(config.data_dir)
     recovered = await asyncio.to_thread(load_active, config.db_path)
-    state = BrokerState(config, load_kinds(), recovered, time.time())
+    state = BrokerState(config, builtin_specs(), recovered, time.time())
     store = Store(config.db_path, config.sync)
     ctx: zmq.Context = zmq.Context()
     actor = BrokerActor(config, state, store, ctx)

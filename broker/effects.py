@@ -71,6 +71,8 @@ class Worker:
     pid: int
     expiry: float
     jobs: dict[str, int] = field(default_factory=dict)
+    #: the specs it announced, by kind name
+    specs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def free(self) -> int:

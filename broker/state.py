@@ -28,12 +28,13 @@ import heapq
 import json
 import random
 from collections import OrderedDict
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import RequestError
-from medialoom.workers.kinds import Kind, validate_params
+from medialoom.workers.specs import KindSpec
 
 from .config import BrokerConfig
 from .effects import MAX_PAGE, Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
@@ -49,10 +50,10 @@ ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority",
 class BrokerState(WorkerChannel):
     """All broker state; see the module docstring for the lifecycle."""
 
-    def __init__(self, config: BrokerConfig, kinds: dict[str, Kind], recovered: list[Job],
+    def __init__(self, config: BrokerConfig, kinds: dict[str, KindSpec], recovered: list[Job],
                  now: float, rng: random.Random | None = None) -> None:
         self.config = config
-        self.kinds = kinds
+        self.kinds = dict(kinds)
         self.ids = JobIds()
         self.rng = rng or random.Random()
         self.active: dict[str, Job] = {}
@@ -126,7 +127,9 @@ class BrokerState(WorkerChannel):
                                       details=exc.details))
 
     def handle_hello(self, peer: bytes, msg: m.Hello, now: float) -> list[Effect]:
-        data = {"protocol": 1, "broker": f"medialoom {VERSION}", "kinds": self.known_kinds(),
+        kinds = self.known_kinds()
+        specs = {k: spec.to_map() for k in kinds if (spec := self.spec_of(k)) is not None}
+        data = {"protocol": 1, "broker": f"medialoom {VERSION}", "kinds": kinds, "specs": specs,
                 "limits": {"max_body_bytes": 1 << 20, "queue_max": self.config.queue_max},
                 "roots": list(self.config.roots)}
         return [ToClient(peer, m.Reply(rid=msg.rid, data=data))]
@@ -134,7 +137,14 @@ class BrokerState(WorkerChannel):
     def handle_ping(self, peer: bytes, msg: m.Ping, now: float) -> list[Effect]:
         return [ToClient(peer, m.Reply(rid=msg.rid, data={"now": now}))]
 
-    def validate_start(self, msg: m.Start) -> dict[str, Any]:
+    def spec_of(self, kind: str) -> KindSpec | None:
+        """The spec of a kind: the broker's own, else the one a connected worker announced."""
+        spec = self.kinds.get(kind)
+        if spec is None:
+            spec = next((w.specs[kind] for w in self.workers.values() if kind in w.specs), None)
+        return spec
+
+    def validate_start(self, msg: m.Start, resolved: list[str]) -> dict[str, Any]:
         """The START's params with defaults; RequestError if anything is wrong."""
         if msg.priority not in PRIORITIES:
             raise fail("job.bad_params", f"priority must be one of {', '.join(PRIORITIES)}",
@@ -146,26 +156,52 @@ class BrokerState(WorkerChannel):
         except (TypeError, ValueError):
             raise fail("job.bad_params", "params must hold only maps, arrays, strings, numbers, "
                        "booleans and nil", {"field": "params"}) from None
-        kind = self.kinds.get(msg.kind)
-        if kind is None:
+        spec = self.spec_of(msg.kind)
+        if spec is None:
             if msg.kind not in self.known_kinds():
                 raise fail("job.unknown_kind", f"unknown job kind {msg.kind!r} "
                            f"(known: {', '.join(self.known_kinds())})", {"field": "kind"})
-            return dict(msg.params)
-        if msg.kind == "rollback":
-            target = msg.params.get("job")
-            if isinstance(target, str) and target in self.active:
-                raise fail("job.not_finished", f"job {target} is "
-                           f"{self.active[target].status}; roll it back once it has finished",
-                           {"field": "params.job", "job": target})
-        if kind.needs_paths and not msg.paths:
-            raise fail("job.bad_params", f"kind {msg.kind!r} needs at least one path",
-                       {"field": "paths"})
-        return validate_params(kind, msg.params)
+            return dict(msg.params)  # a worker announced the kind without a spec
+        return spec.validate(msg.params, msg.paths and resolved)
 
     def handle_start(self, peer: bytes, msg: m.Start, now: float,
                      resolved: list[str]) -> list[Effect]:
-        params = self.validate_start(msg)
+        params = self.validate_start(msg, resolved)
+        spec = self.spec_of(msg.kind)
+        if spec is not None and spec.target_param:
+            target = params.get(spec.target_param)
+            found = self.job(target) if isinstance(target, str) else None
+            if found is None and isinstance(target, str):
+                token = next(self.tokens)  # the target is only in the store: look it up first
+                self.pending[token] = ("start_target", peer, msg.rid, (msg, resolved, params))
+                return [Query("get", (target,), token)]
+            self._check_target(spec, target, found)
+        return self._create(peer, msg, resolved, params, now)
+
+    def _check_target(self, spec: KindSpec, target: Any, found: Job | None) -> None:
+        """A rollback's target job: it exists, has finished, and changes files."""
+        where = f"params.{spec.target_param}"
+        if found is None:
+            raise fail("job.not_found", f"no job {target}", {"field": where, "job": target})
+        if found.status not in TERMINAL:
+            raise fail("job.not_finished", f"job {target} is {found.status}; roll it back once "
+                       "it has finished", {"field": where, "job": target})
+        target_spec = self.spec_of(found.kind)
+        if target_spec is not None and not target_spec.changes_files:
+            raise fail("job.bad_params", f"job {target} is a {found.kind} job, which changes no "
+                       "files: there is nothing to roll back", {"field": where, "job": target})
+
+    def _finish_start_target(self, peer: bytes, rid: int, msg: Any, found: Job | None,
+                             now: float) -> list[Effect]:
+        start, resolved, params = msg
+        spec = self.spec_of(start.kind)
+        assert spec is not None
+        target = params[spec.target_param]
+        self._check_target(spec, target, self.job(target) or found)
+        return self._create(peer, start, resolved, params, now)
+
+    def _create(self, peer: bytes, msg: m.Start, resolved: list[str], params: dict[str, Any],
+                now: float) -> list[Effect]:
         if self.queued >= self.config.queue_max:
             raise fail("queue.full", f"the queue is full ({self.config.queue_max} jobs queued); "
                        "try again later")
@@ -184,9 +220,17 @@ class BrokerState(WorkerChannel):
         self._enqueue(job, now)
         event = self._event(job, now)  # first: the ack and the row carry its seq (SPEC.md 4.3)
         ack = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}), created=job.id)
-        out: list[Effect] = [Persist((("job", job_row(job)),), then=(ack,)), event]
-        out += self.dispatch(now)
-        return out
+        row = ("job", job_row(job))
+        later = self.dispatch(now)
+        for i, effect in enumerate(later):
+            if isinstance(effect, Persist) and any(
+                    isinstance(t, ToWorker) and isinstance(t.msg, m.Dispatch)
+                    and t.msg.job == job.id for t in effect.then):
+                # dispatched at once: the ack follows the DISPATCH, so a broker killed right
+                # after the client saw the ack has already handed the DISPATCH to its socket
+                later[i] = replace(effect, then=(*effect.then, ack))
+                return [Persist((row,)), event, *later]
+        return [Persist((row,), then=(ack,)), event, *later]
 
     def _lookup(self, peer: bytes, msg: Any, now: float, then: str) -> list[Effect]:
         """Finish a request about a job not in memory through a store read."""

@@ -24,12 +24,16 @@ rows are as many as the counters say.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.workers.specs import spec_from_map
 
 from .effects import MAX_PAGE, Effect, Persist, Query, ToWorker, Worker
 from .jobs import Job, job_row
+
+log = logging.getLogger(__name__)
 
 MAX_ROWS = 1024
 RELIABLE = (m.Items, m.PlanOps, m.Done, m.Failed, m.Cancelled)
@@ -101,6 +105,15 @@ class WorkerChannel:
                         slots=max(0, min(msg.slots, 1024)),
                         host=msg.host[:255], pid=msg.pid,
                         expiry=now + self.config.worker_timeout_s)
+        for data in msg.specs:
+            try:
+                spec = spec_from_map(data)
+            except ValueError as exc:
+                self.counters["dropped"] += 1
+                log.warning("worker %s:%s announced a bad kind spec: %s", msg.host, msg.pid, exc)
+                continue
+            if spec.name in worker.kinds:
+                worker.specs[spec.name] = spec
         self.workers[peer] = worker
         for entry in msg.running:
             if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], int)

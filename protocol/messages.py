@@ -167,6 +167,7 @@ class Ready:
     host: str = ""
     pid: int = 0
     running: list[list[Any]] = field(default_factory=list)
+    specs: list[Map] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

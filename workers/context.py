@@ -17,14 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 from .errors import JobCancelled, PathForbidden
+from .specs import KindSpec, builtin_specs
 from .wire import wire_safe
 
 T = TypeVar("T")
 log = logging.getLogger("medialoom.job")
 
-#: item statuses counted as failed / skipped; every other status counts as succeeded
-FAILED_STATUSES = frozenset({"failed", "conflict", "error"})
-SKIPPED_STATUSES = frozenset({"skipped", "vanished"})
 ITEM_BATCH = 256
 PROGRESS_INTERVAL_S = 0.1
 
@@ -45,7 +43,8 @@ class JobContext:
 
     def __init__(self, *, job_id: str, attempt: int, kind: str, paths: list[str],
                  params: dict[str, Any], dry_run: bool, roots: list[str],
-                 reporter: Reporter, has_plan: bool = False) -> None:
+                 reporter: Reporter, has_plan: bool = False,
+                 spec: KindSpec | None = None) -> None:
         self.job_id = job_id
         self.attempt = attempt
         self.kind = kind
@@ -55,6 +54,8 @@ class JobContext:
         #: True when the broker already holds this job's complete plan (a retried attempt)
         self.has_plan = has_plan
         self._plan: list[dict[str, Any]] = []
+        #: outcome class (ok / skipped / failed) of an item status, from the kind's spec
+        self.outcome = (spec or builtin_specs().get(kind) or KindSpec(kind)).outcome
         #: operations added to the plan so far (the total sent when it is complete)
         self.planned = 0
         self.roots = [os.path.realpath(r) for r in roots]
@@ -100,9 +101,10 @@ class JobContext:
                               "message": str(message), "duration_ms": round(duration_ms, 3),
                               "details": wire_safe(details) if details else {}})
         self.processed += 1
-        if status in FAILED_STATUSES:
+        outcome = self.outcome(status)
+        if outcome == "failed":
             self.failed += 1
-        elif status in SKIPPED_STATUSES:
+        elif outcome == "skipped":
             self.skipped += 1
         else:
             self.succeeded += 1

@@ -141,8 +141,9 @@ class Worker:
         running = [[c.job_id, c.attempt] for c in self.running.values()]
         running += [e for e in self.streams.ending() if e[0] not in self.running]
         kinds = sorted(self.config.kinds or self.kinds)
+        specs = [self.kinds[k].spec.to_map() for k in kinds if k in self.kinds]
         ready = m.Ready(kinds=kinds, slots=self.config.slots, host=self.host, pid=os.getpid(),
-                        running=running)
+                        running=running, specs=specs)
         # READY goes first on the new socket, ahead of anything queued in the outbox; then
         # every result the broker has not acknowledged and every unanswered FETCH, in order
         self.dealer.send_multipart(codec.encode(ready, "worker"))
@@ -258,9 +259,10 @@ class Worker:
             self.connect()
 
     def _start(self, tg: asyncio.TaskGroup, msg: m.Dispatch) -> None:
+        kind = self.kinds.get(msg.kind)
         ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind, paths=msg.paths,
                          params=msg.params, dry_run=msg.dry_run, roots=msg.roots, reporter=self,
-                         has_plan=msg.has_plan)
+                         has_plan=msg.has_plan, spec=kind.spec if kind else None)
         self.streams.open(msg.job, msg.attempt)
         self.running[msg.job] = ctx
         tg.create_task(self._run_job(ctx))

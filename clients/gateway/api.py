@@ -19,12 +19,11 @@ from medialoom.protocol.errors import BrokerUnavailable
 from .errors import ApiError, BadRequest
 from .inputs import STATUSES, field, json_body, page, query_list, reject_unknown, string_list
 from .jsonio import json_response
-from .keys import CONFIG, COUNTERS, HUB, KIND_SCHEMAS, WEBSOCKETS, client_of
+from .keys import CONFIG, COUNTERS, HUB, WEBSOCKETS, client_of
 from .security import REFUSALS
 
 START_FIELDS = ("kind", "paths", "path", "options", "params", "priority", "dry_run",
                 "allow_conflict", "max_attempts")
-_START_WIRE_FIELDS = frozenset({"kind", "paths", "priority", "max_attempts"})
 ORDER_FIELDS = ("created", "updated", "finished", "priority", "status", "kind")
 
 
@@ -49,8 +48,8 @@ async def start_job(request: web.Request, kind: str, paths: list[str], params: d
         details = exc.details if isinstance(exc.details, dict) else None
         name = details.get("field") if details else None
         if exc.code == "job.bad_params" and isinstance(name, str) and \
-                name not in _START_WIRE_FIELDS:
-            exc.details = {**details, "field": f"options.{name}"}  # type: ignore[dict-item]
+                name.startswith("params."):
+            exc.details = {**details, "field": "options." + name.removeprefix("params.")}
         raise
 
 
@@ -180,37 +179,32 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def kinds(request: web.Request) -> web.Response:
-    """GET /api/v1/kinds: the broker's kinds with their parameters (for the start form)."""
+    """GET /api/v1/kinds: the broker's kinds with their specs (SPEC.md 5.4), for the start form."""
     hello = await client_of(request).hello()
-    schemas = request.app[KIND_SCHEMAS]
-    out = [schemas.get(name) or {"name": name, "description": "", "needs_paths": True,
-                                 "changes_files": False, "params": {}}
-           for name in hello["kinds"]]
+    specs = hello.get("specs") or {}
+    out = [form_of(specs.get(name) or {"name": name}) for name in hello["kinds"]]
     return json_response({"kinds": out, "roots": hello.get("roots", [])})
 
 
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-               dict: "object"}
+_JSON_TYPES = {"bool": "boolean", "int": "integer", "float": "number", "str": "string",
+               "list": "array", "map": "object"}
 
 
-def describe_kinds() -> dict[str, dict[str, Any]]:
-    """Parameter schemas of the kinds in the local registry (the broker validates the same)."""
-    from medialoom.workers.kinds import REQUIRED, load_kinds
-
-    out: dict[str, dict[str, Any]] = {}
-    for name, kind in load_kinds().items():
-        params = {}
-        for pname, spec in kind.params.items():
-            entry: dict[str, Any] = {"types": [_JSON_TYPES.get(t, t.__name__)
-                                               for t in spec.types],
-                                     "help": spec.help, "required": spec.default is REQUIRED}
-            if spec.default is not REQUIRED:
-                entry["default"] = spec.default
-            params[pname] = entry
-        out[name] = {"name": name, "description": kind.description,
-                     "needs_paths": kind.needs_paths, "changes_files": kind.changes_files,
-                     "params": params}
-    return out
+def form_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """A kind spec map (from HELLO) with the form's view of each param added (``params``)."""
+    params = {}
+    for p in spec.get("params") or []:
+        entry: dict[str, Any] = {"types": [_JSON_TYPES.get(p.get("type"), "string")],
+                                 "help": p.get("description", ""),
+                                 "required": bool(p.get("required"))}
+        for key in ("default", "choices", "min", "max"):
+            if key in p:
+                entry[key] = p[key]
+        params[p.get("name", "")] = entry
+    return {"name": spec.get("name", ""), "description": spec.get("description", ""),
+            "needs_paths": spec.get("needs_paths", True) is not False,
+            "changes_files": bool(spec.get("changes_files")), "params": params,
+            "outcomes": spec.get("outcomes") or {}, "spec": spec}
 
 
 def add_routes(app: web.Application) -> None:

@@ -26,7 +26,7 @@ from .auth import auth_middleware, load_or_create_token
 from .config import GatewayConfig
 from .errors import error_middleware
 from .hub import EventHub
-from .keys import CLIENT, CONFIG, COUNTERS, HOSTS, HUB, KIND_SCHEMAS, TOKEN, WEBSOCKETS
+from .keys import CLIENT, CONFIG, COUNTERS, HOSTS, HUB, TOKEN, WEBSOCKETS
 from .openapi import openapi_json
 from .security import REFUSALS, HostPolicy, host_middleware, security_headers, write_guard
 from .ws import close_websockets, websocket
@@ -83,7 +83,6 @@ def create_app(config: GatewayConfig) -> web.Application:
     app[COUNTERS] = dict.fromkeys((*REFUSALS, "internal", "client_gone", "ws_aborted"), 0)
     app.on_response_prepare.append(security_headers)
     app[WEBSOCKETS] = weakref.WeakSet()
-    app[KIND_SCHEMAS] = api.describe_kinds()
     app.cleanup_ctx.append(broker_context)
     app.on_shutdown.append(close_websockets)
     api.add_routes(app)

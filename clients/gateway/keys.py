@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -20,7 +20,6 @@ CLIENT = web.AppKey("client", AsyncClient)
 HUB: web.AppKey[EventHub] = web.AppKey("hub")
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse])
 #: kind name -> schema from the local kind registry (for the start form)
-KIND_SCHEMAS = web.AppKey("kind_schemas", dict[str, dict[str, Any]])
 #: requests refused or failed, by reason (shown in /api/v1/health under gateway.refused)
 COUNTERS = web.AppKey("counters", dict[str, int])
 #: the Host headers this gateway answers

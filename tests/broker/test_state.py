@@ -11,14 +11,14 @@ from medialoom.broker.config import BrokerConfig
 from medialoom.broker.jobs import Job
 from medialoom.broker.state import BrokerState, Persist, Publish, Query, ToClient, ToWorker
 from medialoom.protocol import messages as m
-from medialoom.workers.kinds import load_kinds
+from medialoom.workers.specs import builtin_specs
 
 C1, W1, W2 = b"client-1", b"worker-1", b"worker-2"
 
 
 def make(now: float = 1000.0, recovered: list[Job] | None = None, **cfg: Any) -> BrokerState:
     config = BrokerConfig(data_dir="/nonexistent", roots=("/lib",), **cfg)
-    return BrokerState(config, load_kinds(), recovered or [], now, rng=random.Random(1))
+    return BrokerState(config, builtin_specs(), recovered or [], now, rng=random.Random(1))
 
 
 def sends(effects: list[Any], kind: type) -> list[Any]:

@@ -282,7 +282,7 @@ async def test_kinds_describe_parameters_for_the_start_form(gw: TestClient) -> N
     assert kinds["scan"]["params"]["recursive"] == {
         "types": ["boolean"], "help": "descend into subdirectories", "required": False,
         "default": True}
-    assert kinds["sleep"]["params"]["seconds"]["types"] == ["number", "integer"]
+    assert kinds["sleep"]["params"]["seconds"]["types"] == ["number"]
 
 
 async def test_unknown_route_is_json_404_and_wrong_method_405(gw: TestClient) -> None:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from medialoom.protocol.errors import RequestError
 from medialoom.samplelib import generate
 from medialoom.workers.context import CollectingReporter
 from medialoom.workers.errors import JobCancelled, JobFailed, PathForbidden
+from medialoom.workers.kinds import validate_params
 from medialoom.workers.kinds.rename import KIND
 from medialoom.workers.kinds.rollback import KIND as ROLLBACK
 from tests.fileops.kindrun import (
@@ -301,17 +303,26 @@ async def test_paths_outside_the_roots_are_refused_before_planning(tmp_path: Pat
     assert names(outside) == {"x.mp3"}
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"template": "{artist}/{title}"}, "path separator"),
-    ({"template": "{artst}"}, "unknown field"),
-    ({"key_notation": "solfege"}, "key_notation"),
-    ({"on_collision": "overwrite"}, "on_collision"),
+@pytest.mark.parametrize(("params", "field", "message"), [
+    ({"template": "{artist}/{title}"}, "params.template", "path separator"),
+    ({"template": "{artst}"}, "params.template", "unknown field"),
+    ({"template": "{artist - {title}"}, "params.template", "template"),
+    ({"key_notation": "solfege"}, "params.key_notation", "key_notation"),
+    ({"on_collision": "overwrite"}, "params.on_collision", "on_collision"),
 ])
-async def test_bad_parameters_fail_before_planning(tmp_path: Path, params: dict[str, str],
-                                                   message: str) -> None:
+def test_bad_parameters_are_refused_by_the_spec(params: dict[str, str], field: str,
+                                                message: str) -> None:
+    with pytest.raises(RequestError, match=message) as info:
+        validate_params(KIND, params, ["/lib"])
+    assert info.value.code == "job.bad_params" and info.value.details == {"field": field}
+
+
+async def test_a_bad_parameter_that_got_past_the_broker_fails_before_planning(
+        tmp_path: Path) -> None:
     write_track(tmp_path / "a.mp3", {"artist": "A", "title": "T"})
-    ctx = make_ctx(KIND, [tmp_path], [tmp_path], **params)
-    with pytest.raises(JobFailed, match=message) as info:
+    ctx = make_ctx(KIND, [tmp_path], [tmp_path])
+    ctx.params["template"] = "{artst}"  # as from a broker that did not check it
+    with pytest.raises(JobFailed, match="unknown field") as info:
         await KIND.run(ctx)
     assert info.value.code == "job.bad_params" and ctx._reporter.plans == {}
 

@@ -2,8 +2,8 @@
 
 Each kind module defines ``KIND = Kind(...)``.  A third-party package adds a
 kind with an entry point in group ``medialoom.kinds`` whose object is a Kind.
-The broker uses the same registry to refuse unknown kinds and bad parameters
-before a job is queued.
+The broker never imports this: it validates START against the kinds' specs
+(workers/specs, pure data), its own built-in ones and those workers announce.
 """
 
 from __future__ import annotations
@@ -12,39 +12,59 @@ import importlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from medialoom.protocol.errors import RequestError
+from medialoom.workers.specs import BUILTIN, REQUIRED, TYPES, KindSpec, ParamSpec
 
 if TYPE_CHECKING:
     from medialoom.workers.context import JobContext
 
 log = logging.getLogger(__name__)
-REQUIRED = object()
-BUILTIN = ("sleep", "scan", "rename", "organize", "dedupe", "rollback")
+_TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", list: "list", dict: "map"}
 
 
 @dataclass(frozen=True)
 class Param:
-    """One job parameter: accepted Python types, default (REQUIRED if none), help."""
+    """One job parameter, the short way (third-party kinds): Python types, default, help."""
 
     types: tuple[type, ...]
     default: Any = REQUIRED
     help: str = ""
 
+    def to_spec(self) -> ParamSpec:
+        kind = "float" if float in self.types else _TYPE_NAMES.get(self.types[0], "str")
+        return ParamSpec(kind, self.default, self.help)
 
-@dataclass(frozen=True)
+
 class Kind:
-    """A job kind: its name, its coroutine and its parameter schema."""
+    """A job kind: its spec (pure data, workers/specs) and its coroutine.
 
-    name: str
-    run: Callable[[JobContext], Awaitable[dict[str, Any] | None]]
-    params: dict[str, Param] = field(default_factory=dict)
-    needs_paths: bool = True
-    changes_files: bool = False
-    description: str = ""
+    ``Kind(spec=SPEC, run=run)`` for kinds with a spec module; third-party kinds may also
+    write ``Kind(name, run, params={name: Param(...)}, needs_paths=..., changes_files=...,
+    description=..., outcomes={status: "ok" | "skipped" | "failed"})``.
+    """
+
+    def __init__(self, name: str = "", run: Callable[[JobContext], Awaitable[Any]] | None = None,
+                 params: dict[str, Param] | None = None, needs_paths: bool = True,
+                 changes_files: bool = False, description: str = "", *,
+                 spec: KindSpec | None = None, outcomes: dict[str, str] | None = None) -> None:
+        self.spec = spec or KindSpec(
+            name=name, description=description, needs_paths=needs_paths,
+            changes_files=changes_files, outcomes=dict(outcomes or {}),
+            params={n: p.to_spec() for n, p in (params or {}).items()})
+        assert run is not None, "a kind needs its run coroutine"
+        self.run = run
+
+    def __repr__(self) -> str:
+        return f"<Kind {self.name}>"
+
+    name = property(lambda self: self.spec.name)
+    params = property(lambda self: self.spec.params)
+    needs_paths = property(lambda self: self.spec.needs_paths)
+    changes_files = property(lambda self: self.spec.changes_files)
+    description = property(lambda self: self.spec.description)
 
 
 def load_kinds() -> dict[str, Kind]:
@@ -68,33 +88,10 @@ def load_kinds() -> dict[str, Kind]:
     return kinds
 
 
-def validate_params(kind: Kind, params: dict[str, Any]) -> dict[str, Any]:
+def validate_params(kind: Kind, params: dict[str, Any], paths: list[str] | None = None
+                    ) -> dict[str, Any]:
     """Params with defaults filled in; RequestError job.bad_params naming the field."""
-    out: dict[str, Any] = {}
-    for name in params:
-        if name not in kind.params:
-            raise RequestError(f"kind {kind.name!r} has no parameter {name!r} "
-                               f"(known: {', '.join(sorted(kind.params)) or 'none'})",
-                               code="job.bad_params", details={"field": name})
-    for name, spec in kind.params.items():
-        if name not in params:
-            if spec.default is REQUIRED:
-                raise RequestError(f"kind {kind.name!r} needs parameter {name!r}",
-                                   code="job.bad_params", details={"field": name})
-            out[name] = spec.default
-            continue
-        value = params[name]
-        ok = isinstance(value, spec.types) and not (
-            isinstance(value, bool) and bool not in spec.types)
-        if not ok and float in spec.types and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
-            names = " or ".join(t.__name__ for t in spec.types)
-            raise RequestError(f"parameter {name!r} of {kind.name!r} must be {names}, "
-                               f"not {type(value).__name__}",
-                               code="job.bad_params", details={"field": name})
-        out[name] = value
-    return out
+    return kind.spec.validate(params, paths)
 
 
 def coerce_cli_value(kind: Kind, name: str, text: str) -> Any:
@@ -102,7 +99,7 @@ def coerce_cli_value(kind: Kind, name: str, text: str) -> Any:
     spec = kind.params.get(name)
     if spec is None:
         return text
-    for t in spec.types:
+    for t in TYPES[spec.type]:
         try:
             if t is bool:
                 if text.lower() in ("1", "true", "yes", "on"):

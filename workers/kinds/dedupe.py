@@ -38,8 +38,9 @@ from medialoom.workers.fileops.dupes import KEEP_POLICIES, choose_keep
 from medialoom.workers.fileops.jobs import bad_params, check_job_paths, choice, resolve_folder
 from medialoom.workers.fileops.plan import run_plan
 from medialoom.workers.fileops.search import Found, find_duplicates
+from medialoom.workers.specs.dedupe import SPEC
 
-from . import Kind, Param
+from . import Kind
 
 LARGEST_GROUPS = 20
 
@@ -144,20 +145,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     return {**summary, "operations": sum(counts.values()), **counts}
 
 
-KIND = Kind(
-    name="dedupe",
-    run=run,
-    params={
-        "action": Param((str,), "report", "report, quarantine or hardlink"),
-        "keep": Param((str,), "oldest", "file to keep: oldest, shortest_path or preferred_root"),
-        "preferred_root": Param((str,), "", "folder whose copies are kept (keep preferred_root)"),
-        "quarantine": Param((str,), "Quarantine", "folder the extra copies move to, absolute "
-                                                  "or relative to the library root"),
-        "min_size": Param((int,), 1, "ignore files smaller than this many bytes"),
-        "recursive": Param((bool,), True, "descend into subdirectories"),
-        "verify_hash": Param((bool,), False, "compare hashes after a cross-device move"),
-    },
-    needs_paths=True,
-    changes_files=True,
-    description="find duplicate files; report, quarantine or hard-link the extra copies",
-)
+KIND = Kind(spec=SPEC, run=run)

@@ -42,9 +42,10 @@ from medialoom.workers.fileops.template import (
     compile_template,
 )
 from medialoom.workers.fileops.walk import Entry, take, walk_files
+from medialoom.workers.specs.organize import FIELDS, SPEC
 from medialoom.workers.tags import read_tags
 
-from . import Kind, Param
+from . import Kind
 from .scan import AUDIO_EXTENSIONS
 
 PLAN_BATCH = 256
@@ -62,10 +63,6 @@ DEFAULT_CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 TAG_FIELDS = frozenset({"artist", "albumartist", "title", "album", "track", "disc", "genre",
                         "bpm", "key"})
-FIELDS: dict[str, Any] = {"category": "audio", "year": 2000, "month": 1, "day": 1,
-                          "ext": "mp3", "filename": "name", "artist": "Artist",
-                          "albumartist": "Album Artist", "title": "Title", "album": "Album",
-                          "track": 1, "disc": 1, "genre": "Genre", "bpm": 120, "key": "Am"}
 
 
 @dataclass(frozen=True)
@@ -188,21 +185,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     return {"operations": sum(counts.values()), "dest": dest, **counts}
 
 
-KIND = Kind(
-    name="organize",
-    run=run,
-    params={
-        "template": Param((str,), "{category}/{year}/{month}", "folder template under dest"),
-        "categories": Param((dict,), {}, "{category: [extensions]} overriding the defaults"),
-        "date_source": Param((str,), "tags", "tags (year tag of audio files, else mtime) "
-                                             "or mtime"),
-        "on_collision": Param((str,), "skip", "a name already taken: skip or counter"),
-        "dest": Param((str,), "", "destination folder, absolute or relative to the library "
-                                  "root (default: the first job path)"),
-        "recursive": Param((bool,), True, "descend into subdirectories"),
-        "verify_hash": Param((bool,), False, "compare hashes after a cross-device copy"),
-    },
-    needs_paths=True,
-    changes_files=True,
-    description="move files into folders by category and date (planned, undoable)",
-)
+KIND = Kind(spec=SPEC, run=run)

@@ -38,17 +38,13 @@ from medialoom.workers.fileops.template import (
     compile_template,
 )
 from medialoom.workers.fileops.walk import Entry, take, walk_files
+from medialoom.workers.specs.rename import FIELDS, SPEC
 from medialoom.workers.tags import UnreadableAudio, read_tags
 
-from . import Kind, Param
-from .scan import AUDIO_EXTENSIONS
+from . import Kind
 
 READ_BATCH = 128
 #: every template field with a sample value (used to check a template before planning)
-FIELDS: dict[str, Any] = {"artist": "Artist", "albumartist": "Album Artist", "title": "Title",
-                          "album": "Album", "track": 1, "disc": 1, "year": 2000,
-                          "genre": "Genre", "bpm": 120.5, "key": "Am", "ext": "mp3",
-                          "filename": "name"}
 
 
 @dataclass(frozen=True)
@@ -145,20 +141,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     return {"operations": sum(counts.values()), **counts}
 
 
-KIND = Kind(
-    name="rename",
-    run=run,
-    params={
-        "template": Param((str,), "{artist} - {title}",
-                          "file name template (workers/fileops/README.md)"),
-        "key_notation": Param((str,), "tagged", "key rendering: tagged, camelot, openkey "
-                                                "or musical"),
-        "on_collision": Param((str,), "skip", "a name already taken: skip or counter"),
-        "extensions": Param((list,), list(AUDIO_EXTENSIONS),
-                            "extensions of the files to rename (without the dot)"),
-        "recursive": Param((bool,), True, "descend into subdirectories"),
-    },
-    needs_paths=True,
-    changes_files=True,
-    description="rename audio files from their tags by a template (planned, undoable)",
-)
+KIND = Kind(spec=SPEC, run=run)

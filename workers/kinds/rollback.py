@@ -27,8 +27,9 @@ from medialoom.workers.fileops.jobs import bad_params
 from medialoom.workers.fileops.plan import run_plan
 from medialoom.workers.fileops.reconcile import APPLIED
 from medialoom.workers.fileops.undo import dir_rows, reverse_row
+from medialoom.workers.specs.rollback import SPEC
 
-from . import Kind, Param
+from . import Kind
 
 REVERSE_BATCH = 256
 
@@ -81,11 +82,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     return {"job": job, "operations": sum(counts.values()), **counts}
 
 
-KIND = Kind(
-    name="rollback",
-    run=run,
-    params={"job": Param((str,), help="id of the job whose file operations to undo")},
-    needs_paths=False,
-    changes_files=True,
-    description="undo the applied file operations of a finished or cancelled job",
-)
+KIND = Kind(spec=SPEC, run=run)

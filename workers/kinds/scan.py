@@ -34,12 +34,11 @@ from typing import Any
 
 from medialoom.workers.context import JobContext
 from medialoom.workers.errors import PathForbidden
+from medialoom.workers.specs.scan import AUDIO_EXTENSIONS, SPEC
 from medialoom.workers.tags import UnreadableAudio, read_tags
 
-from . import Kind, Param
+from . import Kind
 
-AUDIO_EXTENSIONS = ("mp3", "flac", "wav", "m4a", "mp4", "aac", "ogg", "oga", "opus", "aif",
-                    "aiff", "wma", "ape", "wv")
 DISCOVER_ENTRIES = 512
 READ_CHUNK = 48
 LOOKAHEAD = 20_000
@@ -259,21 +258,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
             "links_not_followed": walker.links_not_followed}
 
 
-KIND = Kind(
-    name="scan",
-    run=run,
-    params={
-        "recursive": Param((bool,), True, "descend into subdirectories"),
-        "pattern": Param((str,), "*", "glob the file name must match (case-insensitive)"),
-        "exclude": Param((list,), [], "globs; a file or directory whose name or relative "
-                                      "path matches one is left out (case-insensitive)"),
-        "min_size": Param((int,), 0, "leave out files smaller than this many bytes"),
-        "max_age_days": Param((float, int), 0.0, "leave out files modified longer ago (0: any)"),
-        "extensions": Param((list,), list(AUDIO_EXTENSIONS),
-                            "extensions read as audio (without the dot)"),
-        "audio_only": Param((bool,), True, "report only files with an audio extension"),
-    },
-    needs_paths=True,
-    changes_files=False,
-    description="walk paths and report format, duration and tags of every audio file",
-)
+KIND = Kind(spec=SPEC, run=run)

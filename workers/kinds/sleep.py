@@ -10,8 +10,9 @@ import time
 from typing import Any
 
 from medialoom.workers.context import JobContext
+from medialoom.workers.specs.sleep import SPEC
 
-from . import Kind, Param
+from . import Kind
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:
@@ -34,14 +35,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     return {"slept_s": seconds}
 
 
-KIND = Kind(
-    name="sleep",
-    run=run,
-    params={
-        "seconds": Param((float, int), 0.0, "total time to sleep"),
-        "steps": Param((int,), 1, "number of progress steps (items)"),
-        "fail": Param((bool,), False, "fail the job instead (for tests)"),
-    },
-    needs_paths=False,
-    description="sleep in steps; a no-op job for benchmarks and checks",
-)
+KIND = Kind(spec=SPEC, run=run)
