@@ -269,8 +269,8 @@ class WorkerChannel:
             return [ack]
         items, plan_rows, low, high = result
         problem = ""
-        if (job.planned or job.plan_seen or plan_rows) and not (
-                job.planned and plan_rows and low == 0 and high == plan_rows - 1):
+        whole = plan_rows == 0 or (low == 0 and high == plan_rows - 1)
+        if (job.planned or job.plan_seen or plan_rows) and not (job.planned and whole):
             problem = f"the stored plan is not whole ({plan_rows} rows, indices {low}..{high})"
         elif job.planned and items != plan_rows:
             problem = f"{plan_rows} operations were planned but {items} have a result"

@@ -185,3 +185,14 @@ def test_a_lost_connection_loses_the_attempts_on_it_at_once() -> None:
     state.unreachable(W1, m.Heartbeat(), 1000.5)
     job = state.active[job_id]
     assert job.status == "queued" and job.error["code"] == "worker.lost"
+
+
+def test_an_empty_plan_is_whole() -> None:
+    state = make()
+    job_id = running(state)
+    effects = state.handle_worker(W1, m.PlanOps(job=job_id, attempt=1, ops=[], complete=True,
+                                                n=1, total=0), 1000.1)
+    answer(state, effects, (0, -1, -1), 1000.2)
+    effects = state.handle_worker(W1, m.Done(job=job_id, attempt=1, n=2), 1000.3)
+    answer(state, effects, (0, 0, -1, -1), 1000.4)
+    assert state.finished[job_id].status == "completed"
