@@ -16,23 +16,13 @@ import pytest
 from medialoom.protocol import codec
 from medialoom.protocol.errors import CODES, RemoteProtocolError
 from medialoom.protocol.messages import CHANNELS, Ping
+from medialoom.protocol.vectors.regen import from_json
 
 PROTOCOL = files("medialoom.protocol")
 VALID: list[dict[str, Any]] = json.loads((PROTOCOL / "vectors" / "valid.json").read_text())
 INVALID: list[dict[str, Any]] = json.loads((PROTOCOL / "vectors" / "invalid.json").read_text())
 SPEC = (PROTOCOL / "SPEC.md").read_text()
 ENCODABLE = [v for v in VALID if not v.get("decode_only")]
-
-
-def from_json(value: Any) -> Any:
-    """A vector value as Python: ``{"bin": "hex"}`` is bytes, the rest is as JSON loads it."""
-    if isinstance(value, dict):
-        if list(value) == ["bin"]:
-            return bytes.fromhex(value["bin"])
-        return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
-    return value
 
 
 def message_of(vector: dict[str, Any]) -> Any:

@@ -34,11 +34,10 @@ from medialoom.workers.fileops.safenames import UnsafeName, clean_value, safe_na
 from medialoom.workers.fileops.template import (
     MissingField,
     Template,
-    TemplateSyntaxError,
     compile_template,
 )
 from medialoom.workers.fileops.walk import Entry, take, walk_files
-from medialoom.workers.specs.rename import FIELDS, SPEC
+from medialoom.workers.specs.rename import FIELDS, SPEC, check_template
 from medialoom.workers.tags import UnreadableAudio, read_tags
 
 from . import Kind
@@ -60,15 +59,11 @@ class RenameOptions:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> RenameOptions:
         """Options from validated params; JobFailed job.bad_params on a bad value."""
-        try:
-            template = compile_template(str(params["template"]), FIELDS)
-        except TemplateSyntaxError as exc:
+        try:  # the broker ran the same check at START; a job from elsewhere may not have
+            check_template(params["template"], params)
+        except ValueError as exc:
             raise bad_params(str(exc)) from None
-        sample = template.render(FIELDS)
-        if "/" in sample or "\\" in sample:
-            raise bad_params("a rename template cannot contain a path separator; "
-                             "files stay in their folder (use kind organize to move them)")
-        return cls(template=template,
+        return cls(template=compile_template(str(params["template"]), FIELDS),
                    key_notation=choice(params, "key_notation", NOTATIONS),
                    on_collision=choice(params, "on_collision", POLICIES),
                    extensions=frozenset(str(e).lower().lstrip(".")
