@@ -20,7 +20,7 @@ from pathlib import Path
 
 from medialoom.broker.config import BrokerConfig
 from medialoom.clients.client import AsyncClient, Client
-from medialoom.clients.render import console, live_progress, plan_table, results_table
+from medialoom.clients.render import console, plan_table, results_table, show_progress
 from medialoom.clients.up import broker_argv
 from medialoom.samplelib import generate
 
@@ -53,7 +53,7 @@ async def _scan(config: BrokerConfig, library: str) -> int:
     async with AsyncClient(config.clients, config.events_out) as client:
         job = await client.start("scan", [library], allow_conflict=True)
         console.print(f"started scan job [bold]{job['id']}[/] on {LIBRARY}/")
-        await live_progress(client.watch(job["id"]))
+        await show_progress(client.watch(job["id"]))
         done = await client.status(job["id"])
         p = done["progress"]
         console.print(f"[green]{done['status']}[/]: {p['processed']} files in "
@@ -68,7 +68,7 @@ async def _scan(config: BrokerConfig, library: str) -> int:
                                       dry_run=True, allow_conflict=True)
         console.print(f"\nstarted a dry-run rename [bold]{plan_job['id']}[/] with template "
                       f"{template!r} (nothing is changed)")
-        await live_progress(client.watch(plan_job["id"]))
+        await show_progress(client.watch(plan_job["id"]))
         plan = await client.plan(plan_job["id"], limit=5)
         conflicts = await client.plan(plan_job["id"], status=["conflict"], limit=5)
         console.print(plan_table(plan["ops"], plan["total"]))
