@@ -73,6 +73,8 @@ class Job:
     planned: bool = False
     #: number of the last reliable worker message of the current attempt that was stored
     batches: int = 0
+    #: the finished job whose failed items this job retries (START retry_of), else None
+    retry_of: str | None = None
     # broker-only, never stored
     worker: bytes | None = None
     not_before: float = 0.0
@@ -145,13 +147,13 @@ def job_map(job: Job) -> dict[str, Any]:
             "created": job.created, "started": job.started, "updated": job.updated,
             "finished": job.finished, "error": job.error,
             "cancel_requested": job.cancel_requested, "seq": job.seq, "result": job.result,
-            "planned": job.planned, "progress": progress_map(job)}
+            "planned": job.planned, "progress": progress_map(job), "retry_of": job.retry_of}
 
 
 COLUMNS = ("id", "kind", "paths", "params", "priority", "dry_run", "status", "attempts",
            "max_attempts", "created", "started", "updated", "finished", "error",
            "cancel_requested", "seq", "result", "total", "processed", "succeeded", "skipped",
-           "failed", "current", "rate", "planned", "batches")
+           "failed", "current", "rate", "planned", "batches", "retry_of")
 _JSON = frozenset({"paths", "params", "error", "result"})
 
 

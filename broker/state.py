@@ -12,7 +12,8 @@ Job lifecycle (one transition table)::
     queued  dispatch -> running       (attempts += 1, DISPATCH to a worker with credit)
     queued  CANCEL   -> cancelled     (at once)
     running DONE     -> completed
-    running FAILED   -> queued after backoff if retry and attempts < max, else failed
+    running FAILED   -> queued after max(backoff, retry_after_s) if retry (never for
+                        job.bad_params) and attempts < max, else failed
     running CANCEL   -> running, cancel_requested (persisted); CANCEL sent to the worker
     running CANCELLED-> cancelled     (partial results kept)
     running worker lost / lease expired
@@ -40,6 +41,7 @@ from .config import BrokerConfig
 from .effects import MAX_PAGE, Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
 from .jobs import PRIORITIES, STATUSES, TERMINAL, Job, JobIds, job_map, job_row, progress_map
 from .paths import PathIndex
+from .retries import RetryStarts
 from .workerside import WorkerChannel
 
 VERSION = "0.1.0"
@@ -47,7 +49,7 @@ SEQ_RESTART_GAP = 100_000
 ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
           "-status", "kind", "-kind", "finished", "-finished")
 
-class BrokerState(WorkerChannel):
+class BrokerState(RetryStarts, WorkerChannel):
     """All broker state; see the module docstring for the lifecycle."""
 
     def __init__(self, config: BrokerConfig, kinds: dict[str, KindSpec], recovered: list[Job],
@@ -166,6 +168,8 @@ class BrokerState(WorkerChannel):
 
     def handle_start(self, peer: bytes, msg: m.Start, now: float,
                      resolved: list[str]) -> list[Effect]:
+        if msg.retry_of:
+            return self._start_retry(peer, msg, now)
         params = self.validate_start(msg, resolved)
         spec = self.spec_of(msg.kind)
         if spec is not None and spec.target_param:
@@ -201,7 +205,7 @@ class BrokerState(WorkerChannel):
         return self._create(peer, start, resolved, params, now)
 
     def _create(self, peer: bytes, msg: m.Start, resolved: list[str], params: dict[str, Any],
-                now: float) -> list[Effect]:
+                now: float, retry_of: str | None = None) -> list[Effect]:
         if self.queued >= self.config.queue_max:
             raise fail("queue.full", f"the queue is full ({self.config.queue_max} jobs queued); "
                        "try again later")
@@ -214,7 +218,8 @@ class BrokerState(WorkerChannel):
                                {"path": path, "job": owner})
         job = Job(id=self.ids.new(now), kind=msg.kind, paths=resolved, params=params,
                   priority=PRIORITIES[msg.priority], dry_run=msg.dry_run, created=now,
-                  updated=now, max_attempts=msg.max_attempts or self.config.max_attempts)
+                  updated=now, max_attempts=msg.max_attempts or self.config.max_attempts,
+                  retry_of=retry_of)
         self.active[job.id] = job
         self.paths.add(job.paths)
         self._enqueue(job, now)
@@ -435,11 +440,12 @@ class BrokerState(WorkerChannel):
         else:
             heapq.heappush(self.ready.setdefault(job.kind, []), (job.priority, job.created, job.id))
 
-    def _requeue(self, job: Job, now: float) -> list[Effect]:
+    def _requeue(self, job: Job, now: float, at_least_s: float = 0.0) -> list[Effect]:
+        """Back to the queue after the backoff, or after at_least_s if that is longer."""
         self._release(job)
         base = self.config.backoff_base_s * 2 ** max(job.attempts - 1, 0)
         delay = min(base, self.config.backoff_max_s) * self.rng.uniform(0.5, 1.5)
-        job.not_before = now + delay
+        job.not_before = now + max(delay, at_least_s)
         job.updated = now
         job.reset_progress()
         self._enqueue(job, now)

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   created REAL, started REAL, updated REAL, finished REAL, error TEXT,
   cancel_requested INTEGER, seq INTEGER, result TEXT, total INTEGER, processed INTEGER,
   succeeded INTEGER, skipped INTEGER, failed INTEGER, current TEXT, rate REAL,
-  planned INTEGER DEFAULT 0, batches INTEGER DEFAULT 0
+  planned INTEGER DEFAULT 0, batches INTEGER DEFAULT 0, retry_of TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
@@ -60,7 +60,7 @@ MAX_BATCH = 2000
 MAX_FAILED_BATCHES = 20
 _JSON_COLUMNS = frozenset({"details", "expect"})
 #: columns added after schema 1, with their definitions (added to older stores on open)
-_ADDED_COLUMNS = {"batches": "INTEGER DEFAULT 0"}
+_ADDED_COLUMNS = {"batches": "INTEGER DEFAULT 0", "retry_of": "TEXT"}
 
 Done = Callable[[list[tuple[Any, bool]], list[tuple[int, Any]]], None]
 
@@ -254,6 +254,21 @@ class Store:
         row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?",
                            (job_id,)).fetchone()
         return job_from_row(row) if row else None
+
+    @staticmethod
+    def _read_retry(conn: sqlite3.Connection, job_id: str, not_failed: tuple[str, ...],
+                    limit: int) -> tuple[Job | None, list[str], bool]:
+        """A job, the paths of its items whose status is not in not_failed (in index order, at
+        most limit), and whether there were more."""
+        row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?",
+                           (job_id,)).fetchone()
+        if row is None:
+            return None, [], False
+        where = f" AND status NOT IN ({', '.join('?' * len(not_failed))})" if not_failed else ""
+        paths = [p for (p,) in conn.execute(f"SELECT path FROM items WHERE job_id = ?{where} "
+                                            "ORDER BY i LIMIT ?",
+                                            (job_id, *not_failed, limit + 1))]
+        return job_from_row(row), paths[:limit], len(paths) > limit
 
     @staticmethod
     def _read_plan_check(conn: sqlite3.Connection, job_id: str) -> tuple[int, int, int]:

@@ -36,6 +36,10 @@ from .jobs import Job, job_row
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 1024
+#: codes of FAILED that never retry, whatever the worker asks (the params will not get better)
+NEVER_RETRIED = frozenset({"job.bad_params", "path.forbidden"})
+#: longest wait a FAILED retry_after_s gets (a day)
+MAX_RETRY_AFTER_S = 86_400.0
 RELIABLE = (m.Items, m.PlanOps, m.Done, m.Failed, m.Cancelled)
 
 
@@ -285,8 +289,11 @@ class WorkerChannel:
     def handle_failed(self, job: Job, msg: m.Failed, ack: ToWorker, now: float) -> list[Effect]:
         job.apply_progress(msg.progress)
         job.error = {"code": msg.code[:64], "message": msg.message[:4096]}
-        if msg.retry and not job.cancel_requested and job.attempts < job.max_attempts:
-            out = self._requeue(job, now)
+        retry = msg.retry and msg.code not in NEVER_RETRIED
+        if retry and not job.cancel_requested and job.attempts < job.max_attempts:
+            wait = msg.retry_after_s
+            wait = min(wait, MAX_RETRY_AFTER_S) if wait == wait and wait > 0 else 0.0  # NaN: 0
+            out = self._requeue(job, now, wait)
         else:
             out = self._finish(job, "cancelled" if job.cancel_requested else "failed", now)
         return [*out, Persist((), then=(ack,))]

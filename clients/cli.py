@@ -39,7 +39,7 @@ ITEM_STATUSES = ("ok", "failed", "error", "conflict", "timeout", "skipped", "van
 PLAN_STATUSES = ("planned", "conflict", "skipped")
 ID_LEN, MIN_ID_CHARS, LIST_PAGE = 26, 6, 500
 _CROCKFORD = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
-STREAMING = ("watch", "start", "rollback")
+STREAMING = ("watch", "start", "rollback", "retry")
 
 
 class UsageError(ClientError):
@@ -167,6 +167,16 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
     rb.add_argument("id", help="job id, or 6+ characters from its start or end")
     rb.add_argument("--watch", action="store_true", help="show live progress until it ends")
     _client_args(rb, _NDJSON)
+
+    rt = sub.add_parser("retry", help="a new job over only the failed items of a finished job")
+    rt.add_argument("id", help="job id, or 6+ characters from its start or end")
+    rt.add_argument("--priority", default="normal", choices=("webhook", "high", "normal", "low"))
+    rt.add_argument("--max-attempts", type=int, default=0)
+    rt.add_argument("--watch", action="store_true", help="show live progress until it ends")
+    _client_args(rt, _NDJSON)
+    rt.epilog = ("Same kind and params as the job, over the items whose status counts as "
+                 "failed; the new job's retry_of names the job. Exit 2 with "
+                 "job.nothing_to_retry when it has none.")
 
     w = sub.add_parser("watch", help="live progress of one job, or of all jobs")
     w.add_argument("id", nargs="?", help="job id, or 6+ characters from its start or end "
@@ -514,6 +524,17 @@ async def _run_async(args: argparse.Namespace) -> int:
             if not args.watch:
                 _print_json(job) if args.json else print(job["id"])
                 return RET_OK
+            return await _follow(client, job["id"], args.json)
+        if args.command == "retry":
+            # the broker gathers the failed items' paths itself (START retry_of)
+            job = await client.retry(args.id, priority=args.priority,
+                                     max_attempts=args.max_attempts)
+            if not args.watch:
+                _print_json(job) if args.json else print(job["id"])
+                return RET_OK
+            if not args.json:
+                print(f"started {job['kind']} job {job['id']} over {len(job['paths'])} failed "
+                      f"item(s) of {args.id}", file=sys.stderr)
             return await _follow(client, job["id"], args.json)
         return await _follow(client, args.id, args.json)
 

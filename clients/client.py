@@ -84,6 +84,16 @@ class _Api:
                                   params=dict(params or {}), priority=priority, dry_run=dry_run,
                                   allow_conflict=allow_conflict, max_attempts=max_attempts), "job")
 
+    def retry(self, job_id: str, *, priority: str = "normal", allow_conflict: bool = False,
+              max_attempts: int = 0) -> Any:
+        """Start a new job over only the failed items of a finished job (its ``retry_of``).
+
+        The broker gathers the failed items itself; ``job.nothing_to_retry`` if there are none.
+        """
+        return self._call(m.Start(rid=self._rid(), kind="", priority=priority,
+                                  allow_conflict=allow_conflict, max_attempts=max_attempts,
+                                  retry_of=job_id), "job")
+
     def status(self, job_id: str) -> Any:
         """The job map now."""
         return self._call(m.Status(rid=self._rid(), job=job_id), "job")

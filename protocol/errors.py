@@ -24,6 +24,7 @@ CODES: dict[str, tuple[int, str]] = {
     "job.conflict": (409, "another queued or running job covers an overlapping path"),
     "job.not_finished": (409, "the job is still queued or running"),
     "job.finished": (409, "the job has already finished"),
+    "job.nothing_to_retry": (409, "the finished job has no failed items to retry"),
     "queue.full": (503, "the queue holds its maximum number of queued jobs"),
     "broker.unavailable": (502, "the broker cannot be reached"),
     "internal": (500, "an unexpected error; the broker log has the traceback"),

@@ -48,6 +48,8 @@ class Start:
     dry_run: bool = False
     allow_conflict: bool = False
     max_attempts: int = 0
+    #: a finished job's id: the new job runs its kind and params over its failed items only
+    retry_of: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,8 @@ class Failed:
     retry: bool = False
     progress: Map = field(default_factory=dict)
     n: int = 0
+    #: with retry: wait at least this long before the next attempt (0: the backoff alone)
+    retry_after_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

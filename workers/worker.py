@@ -286,14 +286,16 @@ class Worker:
                                         progress=ctx.progress(), n=n)
         except JobFailed as exc:
             ctx.flush_items()
-            end = _failed(ctx, exc.code, exc.message, exc.retry)
+            end = _failed(ctx, exc.code, exc.message, exc.retry, exc.retry_after_s)
         except MedialoomError as exc:
             ctx.flush_items()
-            end = _failed(ctx, exc.code, exc.message, False)
+            # a transient error that escaped the kind (an HTTP 503 after its retries) retries
+            end = _failed(ctx, exc.code, exc.message, getattr(exc, "transient", False) is True)
         except Exception as exc:
+            # unexpected: retried with the broker's backoff while attempts remain
             log.exception("job %s (%s) crashed", ctx.job_id, ctx.kind)
             ctx.flush_items()
-            end = _failed(ctx, "internal", f"{type(exc).__name__}: {exc}", False)
+            end = _failed(ctx, "internal", f"{type(exc).__name__}: {exc}", True)
         self.running.pop(ctx.job_id, None)
         self.done += 1
         self.send_reliable(ctx, end, final=True)
@@ -302,10 +304,12 @@ class Worker:
             self._start(*later)
 
 
-def _failed(ctx: JobContext, code: str, message: str, retry: bool) -> Any:
+def _failed(ctx: JobContext, code: str, message: str, retry: bool,
+            retry_after_s: float = 0.0) -> Any:
     """The FAILED message of an attempt, to be numbered by the stream."""
     return lambda n: m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=str(code),
-                              message=str(message), retry=retry, progress=ctx.progress(), n=n)
+                              message=str(message), retry=retry, progress=ctx.progress(), n=n,
+                              retry_after_s=retry_after_s)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

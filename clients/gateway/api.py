@@ -130,6 +130,21 @@ async def rollback_job(request: web.Request) -> web.Response:
                              status=202, headers={"Location": f"/api/v1/jobs/{job['id']}"})
 
 
+async def retry_job(request: web.Request) -> web.Response:
+    """POST /api/v1/jobs/{id}/retry: a new job over only the failed items of a finished job.
+
+    The broker gathers the failed items (START retry_of); 409 ``job.nothing_to_retry`` when
+    there are none, 409 ``job.not_finished`` while the job runs.
+    """
+    body = await json_body(request, optional=True)
+    reject_unknown(body, ("priority", "max_attempts"))
+    job = await client_of(request).retry(request.match_info["id"],
+                                         priority=field(body, "priority", str, "normal"),
+                                         max_attempts=field(body, "max_attempts", int, 0))
+    return json_response({"id": job["id"], "job": job, "retry_of": job["retry_of"]},
+                         status=202, headers={"Location": f"/api/v1/jobs/{job['id']}"})
+
+
 async def delete_job(request: web.Request) -> web.Response:
     """DELETE /api/v1/jobs/{id}: clear a finished job and its results."""
     job = await finished_job(request, "clearing it")
@@ -217,6 +232,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/jobs/{id}/plan", job_plan)
     app.router.add_post("/api/v1/jobs/{id}/cancel", cancel_job)
     app.router.add_post("/api/v1/jobs/{id}/rollback", rollback_job)
+    app.router.add_post("/api/v1/jobs/{id}/retry", retry_job)
     app.router.add_get("/api/v1/stats", stats)
     app.router.add_get("/api/v1/health", health)
     app.router.add_get("/api/v1/kinds", kinds)

@@ -46,7 +46,9 @@ SCHEMAS: dict[str, Schema] = {
                 "started": NNUM, "updated": NUM, "finished": NNUM,
                 "error": {"type": ["object", "null"]}, "cancel_requested": BOOL,
                 "seq": {**INT, "description": "sequence number of the job's last event"},
-                "result": {"type": "object"}, "planned": BOOL, "progress": ref("Progress")},
+                "result": {"type": "object"}, "planned": BOOL, "progress": ref("Progress"),
+                "retry_of": {**NSTR, "description": "the job whose failed items this job "
+                             "retries (POST /api/v1/jobs/{id}/retry), else null"}},
                ("id", "kind", "status", "seq", "progress")),
     "StartJob": obj({
         "kind": {**STR, "description": "job kind (GET /api/v1/kinds)"},
@@ -125,7 +127,10 @@ ERRORS = {
          "from another origin (request.cross_origin), or a Host header this gateway does not "
          "serve (request.bad_host)",
     404: "no such job (or path)",
-    409: "conflict: another active job covers the path, or the job is (not) finished",
+    409: "conflict: another active job covers the path, the job is (not) finished, or it has "
+         "no failed items to retry (job.nothing_to_retry)",
+    413: "too large: the body is over 1 MiB, or a retry's failed items are more than one job "
+         "can hold (protocol.too_large)",
     415: "a write without 'Content-Type: application/json' (request.unsupported_media_type); "
          "required even when there is no body",
     500: "a bug in the gateway (internal); its log has the traceback",
@@ -213,6 +218,10 @@ def paths() -> Schema:
         "/api/v1/jobs/{id}/rollback": {
             "post": op("Start a rollback job that undoes a finished job's applied operations",
                        202, "Started", (400, 404, 409, 503), [JOB_ID])},
+        "/api/v1/jobs/{id}/retry": {
+            "post": op("Start a new job (same kind and params, retry_of set) over only the "
+                       "failed items of a finished job; 409 job.nothing_to_retry if none",
+                       202, "Started", (400, 404, 409, 413, 503), [JOB_ID])},
         "/api/v1/stats": {"get": op("Statistics and workers", 200, "Stats")},
         "/api/v1/health": {"get": op("Broker reachability, kinds and workers by kind "
                                      "(503 when the broker does not answer)", 200, "Health",

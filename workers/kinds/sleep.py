@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from medialoom.workers.context import JobContext
+from medialoom.workers.errors import JobFailed
 from medialoom.workers.specs.sleep import SPEC
 
 from . import Kind
@@ -20,8 +21,12 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     seconds = float(ctx.params["seconds"])
     steps = int(ctx.params["steps"])
     if ctx.params.get("fail"):
-        from medialoom.workers.errors import JobFailed
         raise JobFailed("failed on request (fail=true)", code="job.failed")
+    if ctx.attempt <= int(ctx.params.get("fail_attempts", 0)):
+        raise JobFailed(f"transient failure on attempt {ctx.attempt} (fail_attempts)",
+                        code="sleep.transient", retry=True)
+    if ctx.attempt <= int(ctx.params.get("crash_attempts", 0)):
+        raise RuntimeError(f"crash on attempt {ctx.attempt} (crash_attempts)")
     ctx.set_total(steps)
     per_step = seconds / steps if steps else 0.0
     started = time.monotonic()

@@ -454,12 +454,14 @@ function jobPage(id) {
     <h1><span class="kind" id="job-kind">…</span>
       <span class="badge" id="job-status">loading</span><span class="dry" id="job-dry" hidden>dry run</span></h1>
     <div class="mono muted" id="job-id">${esc(id)}</div>
+    <p class="muted" id="job-retry-of" hidden>retry of <a class="mono" id="job-retry-of-link"></a></p>
     <dl class="meta" id="job-meta"></dl>
     <div id="job-progress">${progressHTML(true)}</div>
     <p id="job-error" class="error" hidden></p>
     <div class="actions">
       <button id="btn-cancel" class="danger" hidden>Cancel</button>
       <button id="btn-rollback" hidden>Roll back</button>
+      <button id="btn-retry" hidden title="a new job over only the failed items">Retry failed items</button>
       <button id="btn-clear" hidden>Clear</button>
     </div>
   </section>
@@ -517,6 +519,14 @@ function jobPage(id) {
     $("#btn-cancel").hidden = done;
     $("#btn-cancel").disabled = Boolean(job.cancel_requested);
     $("#btn-rollback").hidden = !(done && changes && !job.dry_run && job.kind !== "rollback");
+    $("#btn-retry").hidden = !(done && job.progress && job.progress.failed > 0);
+    const retryOf = $("#job-retry-of");
+    retryOf.hidden = !job.retry_of;
+    if (job.retry_of) {
+      const link = $("#job-retry-of-link");
+      link.textContent = job.retry_of;
+      link.href = `#/jobs/${encodeURIComponent(job.retry_of)}`;
+    }
     $("#btn-clear").hidden = !done;
     $("#plan-card").hidden = !(job.planned || job.dry_run || changes);
   }
@@ -614,6 +624,15 @@ function jobPage(id) {
       applyJob(data.job, true, false);
       location.hash = `#/jobs/${encodeURIComponent(data.id)}`;
     } catch (err) { notice(err.message); }
+  });
+  $("#btn-retry").addEventListener("click", async () => {
+    $("#btn-retry").disabled = true;
+    try {
+      const data = await api("POST", `/api/v1/jobs/${encodeURIComponent(id)}/retry`);
+      applyJob(data.job, true, false);
+      location.hash = `#/jobs/${encodeURIComponent(data.id)}`;
+    } catch (err) { notice(err.message); }
+    $("#btn-retry").disabled = false;
   });
   $("#btn-clear").addEventListener("click", async () => {
     if (!confirm("Delete this job and its results?")) return;
