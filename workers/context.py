@@ -4,7 +4,33 @@ A kind is ``async def run(ctx) -> dict | None``.  It reports a total, one
 result per item, and calls ``await ctx.checkpoint()`` between items; that
 raises JobCancelled once a cancel arrived, and it is where item batches are
 flushed to the broker and coalesced progress is published.  Blocking work
-goes through ``await ctx.run_blocking(fn, ...)``.
+goes through ``await ctx.run_blocking(fn, ...)``; waits through
+``await ctx.sleep(seconds)``, which ends at once on a cancel.
+
+External programs: ``await ctx.run_tool(argv, timeout_s, stdin=None, cwd=None)``
+returns a ToolResult (returncode, stdout, stderr as bytes, duration_s); argv
+is never given to a shell, the tool runs in its own process group, output is
+capped (16 MiB each), and past timeout_s its group gets SIGTERM, then SIGKILL
+after 2 s, and ToolTimeout is raised: report that item with status
+``timeout``.  A tool that survives SIGKILL is abandoned, never awaited.
+Kinds start processes only this way (workers/tools.py).
+
+HTTP: ``await ctx.http.get_json(url, params=..., headers=...)`` or
+``await ctx.http.request(method, url, ...)`` (an HttpResponse: status,
+headers, body).  One aiohttp session per worker process; at most 4 requests
+of a job at a time (``ctx.use_http(concurrency=N)`` before the first
+request to change it); a token bucket per host shared by the process's jobs
+(``ctx.http.limit_host(host, per_s)``); connection errors, timeouts, 429 and
+5xx are retried with exponential backoff and jitter, honouring Retry-After;
+User-Agent ``medialoom/<version> ( https://github.com/medialoom )``.  A
+request that fails for good raises HttpError (workers/errors.py).  aiohttp
+is imported only when a kind first uses ``ctx.http`` (workers/http.py).
+
+Cancel: a CANCEL sets ``ctx.cancelled``; a kind that does not reach a
+checkpoint within CANCEL_GRACE_S has its task cancelled (any tool it runs is
+killed), except while it waits on ``run_blocking`` (a thread cannot be
+interrupted; it is cancelled once that returns).  The attempt ends
+CANCELLED with the items reported so far either way.
 """
 
 from __future__ import annotations
@@ -12,19 +38,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from . import tools
 from .errors import JobCancelled, PathForbidden
 from .specs import KindSpec, builtin_specs
+from .tools import ToolResult
 from .wire import wire_safe
+
+if TYPE_CHECKING:
+    from .http import JobHttp
 
 T = TypeVar("T")
 log = logging.getLogger("medialoom.job")
 
 ITEM_BATCH = 256
 PROGRESS_INTERVAL_S = 0.1
+#: seconds a kind has, after a cancel, to reach a checkpoint before its task is cancelled
+CANCEL_GRACE_S = 0.5
 
 
 class Reporter(Protocol):
@@ -70,6 +104,11 @@ class JobContext:
         self._started = time.monotonic()
         self._last_progress = 0.0
         self._dirty = False
+        #: the kind's task while run_kind runs it (cancelled when a cancel is not heeded)
+        self._task: asyncio.Task[Any] | None = None
+        self._kicked = False
+        self._blocking = 0
+        self._http: JobHttp | None = None
 
     def __repr__(self) -> str:
         return (f"<JobContext {self.kind} {self.job_id} attempt={self.attempt} "
@@ -137,8 +176,66 @@ class JobContext:
         return self._cancel
 
     def request_cancel(self) -> None:
-        """Called by the worker when a CANCEL for this attempt arrives."""
+        """Called by the worker when a CANCEL for this attempt arrives.
+
+        The kind sees it at its next checkpoint or ctx.sleep; if it is still
+        running CANCEL_GRACE_S later, its task is cancelled (see run_kind).
+        """
+        if self._cancel.is_set():
+            return
         self._cancel.set()
+        if self._task is not None:
+            self._task.get_loop().call_later(CANCEL_GRACE_S, self._kick)
+
+    def _kick(self) -> None:
+        """Cancel the kind's task unless it waits on a thread; again until it has ended."""
+        task = self._task
+        if task is None or task.done():
+            return
+        if not self._blocking:
+            self._kicked = True
+            task.cancel()
+        task.get_loop().call_later(CANCEL_GRACE_S, self._kick)
+
+    def abort(self) -> None:
+        """Cancel the kind's task now, even in run_blocking (the worker stops; its thread
+        is left to finish on its own)."""
+        self._cancel.set()
+        if self._task is not None and not self._task.done():
+            self._kicked = True
+            self._task.cancel()
+
+    async def run_kind(self, run: Callable[[JobContext], Awaitable[T]]) -> T:
+        """Run the kind's coroutine as a task of its own; JobCancelled if a cancel ended it.
+
+        The worker calls this, so that a requested cancel can interrupt the
+        kind (asyncio cancellation) without cancelling the worker's own task.
+        """
+        self._task = asyncio.ensure_future(run(self))
+        if self._cancel.is_set():
+            self._task.get_loop().call_later(CANCEL_GRACE_S, self._kick)
+        try:
+            return await self._task
+        except asyncio.CancelledError:
+            outer = asyncio.current_task()
+            if self._kicked and self._task.cancelled() and not (outer and outer.cancelling()):
+                raise JobCancelled(self.job_id) from None
+            raise
+        finally:
+            if not self._task.done():
+                self._task.cancel()
+            self._task = None
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait seconds; raise JobCancelled at once if a cancel arrives (or had arrived)."""
+        if self._cancel.is_set():
+            raise JobCancelled(self.job_id)
+        try:
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._cancel.wait()
+        except TimeoutError:
+            return
+        raise JobCancelled(self.job_id)
 
     async def checkpoint(self) -> None:
         """Yield to the loop, publish coalesced progress; raise JobCancelled if asked to stop."""
@@ -160,8 +257,41 @@ class JobContext:
             self._reporter.send_items(self, batch)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking function in the worker's thread pool."""
-        return await asyncio.to_thread(fn, *args)
+        """Run a blocking function in the worker's thread pool.
+
+        A cancel does not interrupt it (a thread cannot be); the kind sees the
+        cancel at its next checkpoint, or is cancelled once this returns.
+        """
+        self._blocking += 1
+        try:
+            return await asyncio.to_thread(fn, *args)
+        finally:
+            self._blocking -= 1
+
+    async def run_tool(self, argv: Sequence[str | os.PathLike[str]], timeout_s: float, *,
+                       stdin: bytes | None = None, cwd: str | os.PathLike[str] | None = None,
+                       ) -> ToolResult:
+        """Run an external program (no shell) in its own process group, for at most timeout_s.
+
+        Raises ToolTimeout (report the item as ``timeout``) when it takes
+        longer, ToolError when it cannot be started; a cancel kills it.
+        """
+        return await tools.run_tool(argv, timeout_s, stdin=stdin, cwd=cwd)
+
+    # --- HTTP (workers/http.py, imported on first use) -------------------------------
+
+    def use_http(self, *, concurrency: int = 4) -> JobHttp:
+        """This job's HTTP client, with at most concurrency requests at a time."""
+        if self._http is None:
+            from .http import JobHttp
+            self._http = JobHttp(concurrency=concurrency, cancel_event=self._cancel,
+                                 job_id=self.job_id)
+        return self._http
+
+    @property
+    def http(self) -> JobHttp:
+        """This job's HTTP client over the worker's shared session (see the module doc)."""
+        return self._http or self.use_http()
 
     # --- plans (file-changing kinds, SPEC.md section 8) -----------------------------
 
@@ -249,3 +379,11 @@ class CollectingReporter:
         rows = [store[i] for i in sorted(store)
                 if not statuses or store[i].get("status") in statuses]
         return rows[offset:offset + limit], len(rows)
+
+
+async def close_shared() -> None:
+    """Release what the jobs of this process share: the HTTP session, live tools (at exit)."""
+    tools.kill_all()
+    http = sys.modules.get(f"{__package__}.http")
+    if http is not None:
+        await http.close_session()

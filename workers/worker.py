@@ -29,7 +29,7 @@ from medialoom.protocol import messages as m
 from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
 
 from .config import WorkerConfig
-from .context import JobContext
+from .context import JobContext, close_shared
 from .errors import JobCancelled, JobFailed
 from .kinds import Kind, load_kinds
 from .stream import Streams
@@ -38,6 +38,9 @@ from .wire import wire_safe
 log = logging.getLogger("medialoom.worker")
 #: a FETCH is sent again after every reconnect; this bounds the wait for its PAGE overall
 FETCH_TIMEOUT_S = 60.0
+#: on SIGTERM: how long running attempts get to end (cancelled), then to have their ends ACKed
+DRAIN_S = 2.5
+DRAIN_ACK_S = 1.5
 
 
 class Worker:
@@ -167,17 +170,64 @@ class Worker:
                 tasks = [tg.create_task(self._receive(tg)), tg.create_task(self._sender()),
                          tg.create_task(self._heartbeat())]
                 await stop.wait()
-                for ctx in self.running.values():
-                    ctx.request_cancel()
+                await self._drain(tg, tasks[0])
                 for task in tasks:
                     task.cancel()
         finally:
+            try:
+                await close_shared()
+            except Exception:
+                log.exception("could not close the shared HTTP session")
             if self.dealer is not None:
                 await self.dealer.send_multipart(codec.encode(m.Disconnect(reason="stopping"),
                                                               "worker"))
                 self.dealer.close(linger=500)
             self.pub.close(linger=500)
             self.ctx.term()
+
+    async def _drain(self, tg: asyncio.TaskGroup, receiver: asyncio.Task[None]) -> None:
+        """Cancel the running attempts and get their last ITEMS and CANCELLED to the broker.
+
+        Bounded: DRAIN_S for the attempts to end (then they are cut off), DRAIN_ACK_S more
+        for the sender to hand everything to the socket and the broker to acknowledge it.
+        No new attempt starts meanwhile: a DISPATCH that arrives now is left to the broker,
+        which takes the job back at our DISCONNECT.
+        """
+        receiver.cancel()
+        acks = asyncio.create_task(self._drain_receive(tg))
+        self.deferred.clear()  # those too are the broker's again
+        for ctx in list(self.running.values()):
+            ctx.request_cancel()
+        loop = asyncio.get_running_loop()
+        try:
+            deadline = loop.time() + DRAIN_S
+            while self.running and loop.time() < deadline:  # noqa: ASYNC110 (bounded)
+                await asyncio.sleep(0.02)
+            for ctx in list(self.running.values()):
+                log.warning("job %s did not end within %.1f s of the stop; cut off",
+                            ctx.job_id, DRAIN_S)
+                ctx.abort()
+            deadline = loop.time() + DRAIN_ACK_S
+            while (self.running or not self.outbox.empty() or self.streams.ending()) \
+                    and loop.time() < deadline:  # noqa: ASYNC110 (three conditions, bounded)
+                await asyncio.sleep(0.02)
+        finally:
+            acks.cancel()
+
+    async def _drain_receive(self, tg: asyncio.TaskGroup) -> None:
+        """While draining: take ACKs, PAGEs and CANCELs from the broker, start nothing."""
+        while True:
+            dealer = self.dealer
+            assert dealer is not None
+            if not await dealer.poll(timeout=100):
+                continue
+            try:
+                msg = codec.decode(await dealer.recv_multipart(), "broker")
+            except RemoteProtocolError:
+                continue
+            self.broker_expiry = time.monotonic() + self.timeout_s
+            if isinstance(msg, m.Ack | m.Page | m.CancelJob):
+                self._handle(tg, msg)
 
     async def _sender(self) -> None:
         while True:
@@ -275,7 +325,7 @@ class Worker:
             if kind is None:
                 raise JobFailed(f"this worker does not serve kind {ctx.kind!r}",
                                 code="job.unknown_kind", retry=True)
-            result = await kind.run(ctx) or {}
+            result = await ctx.run_kind(kind.run) or {}
             ctx.flush_items()
             result = wire_safe({**ctx.result, **result})
             end = lambda n: m.Done(job=ctx.job_id, attempt=ctx.attempt,  # noqa: E731

@@ -5,7 +5,6 @@ Used by the benchmark and the tests, and handy to check a deployment.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -35,7 +34,7 @@ async def run(ctx: JobContext) -> dict[str, Any]:
         # keep to the schedule without sub-millisecond sleeps (the loop cannot time those)
         delay = started + (step + 1) * per_step - time.monotonic()
         if delay > 0.001:
-            await asyncio.sleep(delay)
+            await ctx.sleep(delay)  # ends at once on CANCEL (JobCancelled)
         ctx.item(f"step {step + 1}", "ok", index=step, duration_ms=per_step * 1000)
     return {"slept_s": seconds}
 
