@@ -38,18 +38,16 @@ from medialoom.protocol.errors import RequestError
 from medialoom.workers.specs import KindSpec
 
 from .config import BrokerConfig
-from .effects import MAX_PAGE, Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
-from .jobs import PRIORITIES, STATUSES, TERMINAL, Job, JobIds, job_map, job_row, progress_map
+from .effects import Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
+from .jobs import PRIORITIES, TERMINAL, Job, JobIds, job_map, job_row, progress_map
 from .paths import PathIndex
+from .queries import StoreQueries
 from .retries import RetryStarts
 from .workerside import WorkerChannel
 
 VERSION = "0.1.0"
 SEQ_RESTART_GAP = 100_000
-ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
-          "-status", "kind", "-kind", "finished", "-finished")
-
-class BrokerState(RetryStarts, WorkerChannel):
+class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
     """All broker state; see the module docstring for the lifecycle."""
 
     def __init__(self, config: BrokerConfig, kinds: dict[str, KindSpec], recovered: list[Job],
@@ -292,42 +290,6 @@ class BrokerState(RetryStarts, WorkerChannel):
         reply = ToClient(peer, m.Reply(rid=rid, data={"cleared": job_id}))
         return [Persist((("delete", job_id),), then=(reply,))]
 
-    def handle_list(self, peer: bytes, msg: m.List, now: float) -> list[Effect]:
-        bad = [s for s in msg.status if s not in STATUSES]
-        if bad:
-            raise fail("protocol.bad_field", f"unknown status {bad[0]!r}", {"field": "status"})
-        if msg.order not in ORDERS:
-            raise fail("protocol.bad_field", f"order must be one of {', '.join(ORDERS)}",
-                       {"field": "order"})
-        if not 0 < msg.limit <= MAX_PAGE or msg.offset < 0:
-            raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
-                       {"field": "limit"})
-        token = next(self.tokens)
-        self.pending[token] = ("list", peer, msg.rid, msg)
-        return [Query("list", (tuple(msg.status), tuple(msg.kind), msg.limit, msg.offset,
-                               msg.order), token)]
-
-    def handle_stats(self, peer: bytes, msg: m.Stats, now: float) -> list[Effect]:
-        token = next(self.tokens)
-        self.pending[token] = ("stats", peer, msg.rid, msg)
-        return [Query("stats", (), token)]
-
-    def handle_results(self, peer: bytes, msg: m.Results, now: float) -> list[Effect]:
-        if not 0 < msg.limit <= MAX_PAGE or msg.offset < 0:
-            raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
-                       {"field": "limit"})
-        token = next(self.tokens)
-        self.pending[token] = ("results", peer, msg.rid, msg)
-        return [Query("results", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
-
-    def handle_plan(self, peer: bytes, msg: m.Plan, now: float) -> list[Effect]:
-        if not 0 < msg.limit <= MAX_PAGE or msg.offset < 0:
-            raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
-                       {"field": "limit"})
-        token = next(self.tokens)
-        self.pending[token] = ("plan", peer, msg.rid, msg)
-        return [Query("plan", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
-
     def finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
         """Complete the request that asked for a store read (result: an exception if it failed)."""
         then, peer, rid, msg = self.pending.pop(token)
@@ -395,40 +357,6 @@ class BrokerState(RetryStarts, WorkerChannel):
             raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
         self.finished.pop(msg.job, None)
         return self._delete(peer, rid, msg.job)
-
-    def _finish_list(self, peer: bytes, rid: int, msg: Any, result: tuple[list[Job], int],
-                     now: float) -> list[Effect]:
-        jobs, total = result
-        maps = [job_map(self.job(j.id) or j) for j in jobs]
-        return [ToClient(peer, m.Reply(rid=rid, data={"jobs": maps, "total": total}))]
-
-    def _finish_stats(self, peer: bytes, rid: int, msg: Any, stats: dict[str, Any],
-                      now: float) -> list[Effect]:
-        stats = dict(stats)
-        stats["workers"] = [{"host": w.host, "pid": w.pid, "kinds": sorted(w.kinds),
-                             "slots": w.slots, "running": len(w.jobs)}
-                            for w in self.workers.values()]
-        stats["queued_now"] = self.queued
-        stats["broker"] = dict(self.counters)
-        return [ToClient(peer, m.Reply(rid=rid, data=stats))]
-
-    def _finish_results(self, peer: bytes, rid: int, msg: Any,
-                        result: tuple[list[dict[str, Any]], int] | None,
-                        now: float) -> list[Effect]:
-        if result is None:
-            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
-        items, total = result
-        return [ToClient(peer, m.Reply(rid=rid, data={"items": items, "total": total}))]
-
-    def _finish_plan(self, peer: bytes, rid: int, msg: Any,
-                     result: tuple[list[dict[str, Any]], int] | None,
-                     now: float) -> list[Effect]:
-        if result is None:
-            raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
-        ops, total = result
-        job = self.job(msg.job)
-        data = {"ops": ops, "total": total, "complete": bool(job and job.planned)}
-        return [ToClient(peer, m.Reply(rid=rid, data=data))]
 
     # --- scheduling ----------------------------------------------------------------
 

@@ -353,3 +353,14 @@ class Store:
                    limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
         return cls._page(conn, "plan", ("i", "op", "src", "dst", "expect", "status", "message",
                                         "details"), job_id, statuses, limit, offset)
+
+    @classmethod
+    def _read_plan_page(cls, conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
+                        limit: int, offset: int
+                        ) -> tuple[list[dict[str, Any]], int, bool] | None:
+        """A page of the plan, and whether the job's plan is complete (for PLAN)."""
+        page = cls._read_plan(conn, job_id, statuses, limit, offset)
+        if page is None:
+            return None
+        planned = conn.execute("SELECT planned FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return (*page, bool(planned and planned[0]))

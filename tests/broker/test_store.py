@@ -100,3 +100,23 @@ def test_a_writer_that_cannot_write_at_all_stops_loudly(tmp_path: Path) -> None:
     assert next_batch(done) == "fatal"
     store._thread.join(timeout=10)
     assert not store.alive
+
+
+def test_a_plan_page_says_whether_the_stored_plan_is_complete(tmp_path: Path) -> None:
+    """PLAN of a job no longer in the broker's memory reads `complete` from the store."""
+    store, done = run_store(tmp_path / "s.sqlite3")
+    try:
+        planned = job("A")
+        planned.planned = True
+        plan = (("A", 0, "move", "/a/0", "/b/0", "{}", "planned", "", "{}"),)
+        store.write((("job", job_row(planned)), ("job", job_row(job("B"))), ("plan", plan)),
+                    None)
+        store.read("plan_page", ("A", (), 10, 0), 1)
+        store.read("plan_page", ("B", (), 10, 0), 2)
+        store.read("plan_page", ("C", (), 10, 0), 3)
+        got: dict[int, Any] = {}
+        while len(got) < 3:
+            got.update(dict(next_batch(done)[1]))
+        assert got[1][1:] == (1, True) and got[2][1:] == (0, False) and got[3] is None
+    finally:
+        store.stop()
