@@ -239,3 +239,26 @@ async def test_an_outer_cancel_is_not_turned_into_job_cancelled() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
 
+
+
+async def test_a_child_that_survives_sigkill_is_abandoned_not_awaited(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stands in for uninterruptible sleep: the signals are not delivered at all."""
+    real_signal = tools._signal_group
+    monkeypatch.setattr(tools, "_signal_group", lambda proc, sig: None)
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    async with LoopWatch() as watch:
+        with pytest.raises(ToolTimeout):
+            await tools.run_tool(["sh", "-c", 'echo $$ > "$0"; exec sleep 60', str(pidfile)],
+                                 0.3, grace_s=0.3)
+    took = time.monotonic() - started
+    assert took < 0.3 + 0.3 + tools.KILL_WAIT_S + 1.5, f"waited {took:.1f} s on the child"
+    assert watch.max_gap < 1.0
+    pgid = int(pidfile.read_text())
+    assert group_alive(pgid) and pgid in tools._live  # abandoned, reaper still waiting
+    monkeypatch.setattr(tools, "_signal_group", real_signal)
+    tools.kill_all()  # what the worker does at exit
+    assert await wait_gone(pgid, 5)
+    await asyncio.sleep(0.1)  # let the background reaper see it go
+    assert pgid not in tools._live
