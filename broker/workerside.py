@@ -89,6 +89,12 @@ class WorkerChannel:
         if isinstance(msg, m.Failed):
             return self.handle_failed(job, msg, ack, now)
         job.apply_progress(msg.progress)
+        if not job.cancel_requested:
+            # nobody asked: the worker stopped the attempt (it is shutting down); the job is
+            # not the user's to lose, so it goes on elsewhere like a lost attempt
+            job.error = {"code": "worker.lost", "message": f"the worker stopped attempt "
+                         f"{job.attempts} without a cancel request (it was shutting down)"}
+            return [*self._abandon(job, now), Persist((), then=(ack,))]
         return self._finish(job, "cancelled", now, after=(ack,))
 
     # --- registration --------------------------------------------------------------

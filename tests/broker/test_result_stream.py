@@ -196,3 +196,12 @@ def test_an_empty_plan_is_whole() -> None:
     effects = state.handle_worker(W1, m.Done(job=job_id, attempt=1, n=2), 1000.3)
     answer(state, effects, (0, 0, -1, -1), 1000.4)
     assert state.finished[job_id].status == "completed"
+
+
+def test_a_cancelled_attempt_nobody_asked_for_is_requeued_not_cancelled() -> None:
+    state = make()
+    job_id = running(state)
+    effects = state.handle_worker(W1, m.Cancelled(job=job_id, attempt=1, n=1), 1000.1)
+    job = state.active[job_id]
+    assert job.status == "queued" and job.error["code"] == "worker.lost"
+    assert acked(effects) == [1]
