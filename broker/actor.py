@@ -22,6 +22,7 @@ import zmq
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import RemoteProtocolError, RequestError
+from medialoom.sockets import BULK_HWM, make_socket
 
 from .config import BrokerConfig
 from .paths import resolve_paths
@@ -41,11 +42,11 @@ class BrokerActor:
                  ctx: zmq.Context[Any]) -> None:
         self.config, self.state, self.store = config, state, store
         self.clients = self._bind(ctx, zmq.ROUTER, config.clients)
-        self.workers = self._bind(ctx, zmq.ROUTER, config.workers)
-        # a send to a worker whose connection is gone raises EHOSTUNREACH instead of vanishing
-        self.workers.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # a worker's socket that reconnects after a network blip takes its routing id back
-        self.workers.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # ROUTER_MANDATORY: a send to a worker whose connection is gone raises EHOSTUNREACH
+        # instead of vanishing; ROUTER_HANDOVER: a worker's socket that reconnects after a
+        # network blip takes its routing id back
+        self.workers = self._bind(ctx, zmq.ROUTER, config.workers,
+                                  {zmq.ROUTER_MANDATORY: 1, zmq.ROUTER_HANDOVER: 1})
         self.events_in = self._bind(ctx, zmq.XSUB, config.events_in)
         self.events_in.send(b"\x01")  # subscribe to every worker event
         self.events_out = self._bind(ctx, zmq.XPUB, config.events_out)
@@ -57,14 +58,10 @@ class BrokerActor:
         self.fatal = False
 
     @staticmethod
-    def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str) -> zmq.Socket[Any]:
-        sock = ctx.socket(kind)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, codec.HARD_MAX_BYTES)
-        sock.setsockopt(zmq.SNDHWM, 100_000)
-        sock.setsockopt(zmq.RCVHWM, 100_000)
-        sock.bind(endpoint)
-        return sock
+    def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str,
+              options: dict[int, int] | None = None) -> zmq.Socket[Any]:
+        return make_socket(ctx, kind, bind=endpoint, sndhwm=BULK_HWM, rcvhwm=BULK_HWM,
+                           options=options)
 
     def close(self) -> None:
         """Close the sockets (the store is stopped by the caller)."""

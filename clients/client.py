@@ -20,6 +20,7 @@ import zmq.asyncio
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
+from medialoom.sockets import BULK_HWM, make_socket
 
 DEFAULT_CLIENTS = "tcp://127.0.0.1:5570"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5573"
@@ -138,11 +139,7 @@ class AsyncClient(_Api):
                  timeout_s: float = 5.0, ctx: zmq.asyncio.Context | None = None) -> None:
         super().__init__(endpoint, events, timeout_s)
         self.ctx = ctx or zmq.asyncio.Context.instance()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SNDHWM, 0)
-        self.sock.setsockopt(zmq.RCVHWM, 0)
-        self.sock.connect(endpoint)
+        self.sock = make_socket(self.ctx, zmq.DEALER, connect=endpoint, sndhwm=0, rcvhwm=0)
         self._pending: dict[int, asyncio.Future[m.Reply | m.Error]] = {}
         self._reader: asyncio.Task[None] | None = None
 
@@ -207,11 +204,8 @@ class AsyncClient(_Api):
     async def watch(self, job_id: str | None = None, *, until_done: bool = True,
                     resync_s: float = 2.0) -> AsyncIterator[Job]:
         """Yield job maps as they change; one job (until it finishes) or all jobs."""
-        sub = self.ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.RCVHWM, 100_000)
-        sub.connect(self.events)
-        sub.setsockopt(zmq.SUBSCRIBE, codec.topic(job_id) if job_id else b"job/")
+        sub = make_socket(self.ctx, zmq.SUB, connect=self.events, rcvhwm=BULK_HWM,
+                          subscribe=codec.topic(job_id) if job_id else b"job/")
         seen: dict[str, Job] = {}
         try:
             await asyncio.sleep(0.05)  # let the subscription reach the broker
@@ -267,9 +261,7 @@ class Client(_Api):
         self._connect()
 
     def _connect(self) -> None:
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(self.endpoint)
+        self.sock = make_socket(self.ctx, zmq.DEALER, connect=self.endpoint)
 
     def __enter__(self) -> Client:
         return self

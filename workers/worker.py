@@ -27,6 +27,7 @@ import zmq.asyncio
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
+from medialoom.sockets import BULK_HWM, make_socket
 
 from .config import WorkerConfig
 from .context import JobContext, close_shared
@@ -51,10 +52,8 @@ class Worker:
         self.kinds = kinds
         self.ctx = zmq.asyncio.Context()
         self.dealer: zmq.asyncio.Socket | None = None
-        self.pub = self.ctx.socket(zmq.PUB)
-        self.pub.setsockopt(zmq.LINGER, 1000)
-        self.pub.setsockopt(zmq.SNDHWM, 100_000)
-        self.pub.connect(config.events_in)
+        self.pub = make_socket(self.ctx, zmq.PUB, connect=config.events_in, linger_ms=1000,
+                               sndhwm=BULK_HWM)
         self.outbox: asyncio.Queue[list[bytes]] = asyncio.Queue()
         self.running: dict[str, JobContext] = {}
         self.broker_expiry = 0.0
@@ -131,15 +130,13 @@ class Worker:
         """(Re)open the DEALER and announce ourselves with the attempts still running."""
         if self.dealer is not None:
             self.dealer.close(linger=0)
-        self.dealer = self.ctx.socket(zmq.DEALER)
         # our own routing id: a TCP reconnect of this socket keeps it, so the broker does not
         # take a network blip for a dead worker (it hands the id over to the new connection)
         self.connections += 1
-        self.dealer.setsockopt(zmq.ROUTING_ID, f"{self.host[:64]}:{os.getpid()}:"
-                               f"{self.connections}:{os.urandom(4).hex()}".encode())
-        self.dealer.setsockopt(zmq.LINGER, 1000)
-        self.dealer.setsockopt(zmq.SNDHWM, 100_000)
-        self.dealer.connect(self.config.workers)
+        routing_id = (f"{self.host[:64]}:{os.getpid()}:{self.connections}:"
+                      f"{os.urandom(4).hex()}").encode()
+        self.dealer = make_socket(self.ctx, zmq.DEALER, connect=self.config.workers,
+                                  linger_ms=1000, sndhwm=BULK_HWM, routing_id=routing_id)
         self.broker_expiry = time.monotonic() + self.timeout_s
         running = [[c.job_id, c.attempt] for c in self.running.values()]
         running += [e for e in self.streams.ending() if e[0] not in self.running]

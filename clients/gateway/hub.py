@@ -36,6 +36,7 @@ import zmq.asyncio
 from medialoom.clients.client import AsyncClient, ClientError
 from medialoom.protocol import codec
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
+from medialoom.sockets import BULK_HWM, make_socket
 
 from . import jsonio
 
@@ -153,12 +154,7 @@ class EventHub:
 
     def __init__(self, client: AsyncClient, events: str, ctx: zmq.asyncio.Context) -> None:
         self.client = client
-        self.sub = ctx.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.RCVHWM, 100_000)
-        self.sub.setsockopt(zmq.MAXMSGSIZE, codec.HARD_MAX_BYTES)
-        self.sub.connect(events)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"job/")
+        self.sub = make_socket(ctx, zmq.SUB, connect=events, rcvhwm=BULK_HWM, subscribe=b"job/")
         self.subscribers: set[Subscriber] = set()
         self.by_job: dict[str, set[Subscriber]] = {}
         self.all_subs: set[Subscriber] = set()
