@@ -64,6 +64,7 @@ class Worker:
         self.fetches: dict[int, tuple[asyncio.Future[m.Page], list[bytes]]] = {}
         self.streams = Streams()
         self.connections = 0
+        self._tg: asyncio.TaskGroup | None = None
         #: DISPATCHes of jobs whose older attempt still runs here (started when it ends)
         self.deferred: dict[str, tuple[asyncio.TaskGroup, m.Dispatch]] = {}
 
@@ -129,6 +130,7 @@ class Worker:
     def connect(self) -> None:
         """(Re)open the DEALER and announce ourselves with the attempts still running."""
         if self.dealer is not None:
+            self._take_what_arrived(self.dealer)
             self.dealer.close(linger=0)
         # our own routing id: a TCP reconnect of this socket keeps it, so the broker does not
         # take a network blip for a dead worker (it hands the id over to the new connection)
@@ -249,7 +251,27 @@ class Worker:
                     self.outbox.put_nowait(frames)
             self.send(m.Heartbeat())
 
+    def _take_what_arrived(self, dealer: zmq.asyncio.Socket) -> None:
+        """Handle what already sits in a socket about to be closed (a DISPATCH received just
+        before the broker went silent must not vanish with it); its DISCONNECTs are moot."""
+        tg = self._tg
+        if tg is None:
+            return
+        plain = zmq.Socket.shadow(dealer.underlying)
+        for _ in range(4096):
+            try:
+                frames = plain.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                msg = codec.decode(frames, "broker")
+            except RemoteProtocolError:
+                continue
+            if not isinstance(msg, m.Disconnect):
+                self._handle(tg, msg)
+
     async def _receive(self, tg: asyncio.TaskGroup) -> None:
+        self._tg = tg
         while True:
             if self.reconnect:
                 self.reconnect = False
