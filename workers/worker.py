@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import zmq
@@ -251,24 +252,31 @@ class Worker:
                     self.outbox.put_nowait(frames)
             self.send(m.Heartbeat())
 
-    def _take_what_arrived(self, dealer: zmq.asyncio.Socket) -> None:
-        """Handle what already sits in a socket about to be closed (a DISPATCH received just
-        before the broker went silent must not vanish with it); its DISCONNECTs are moot."""
-        tg = self._tg
-        if tg is None:
-            return
+    def _arrived(self, dealer: zmq.asyncio.Socket, limit: int) -> Iterator[m.BrokerToWorker]:
+        """Up to limit messages that already sit in dealer, decoded, without a poll each
+        (through a plain socket sharing the asyncio socket's underlying one)."""
         plain = zmq.Socket.shadow(dealer.underlying)
-        for _ in range(4096):
+        for _ in range(limit):
             try:
                 frames = plain.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            self.broker_expiry = time.monotonic() + self.timeout_s
             try:
                 msg = codec.decode(frames, "broker")
-            except RemoteProtocolError:
+            except RemoteProtocolError as exc:
+                log.warning("dropped bad broker message: %s", exc.message)
                 continue
+            yield msg
+
+    def _take_what_arrived(self, dealer: zmq.asyncio.Socket) -> None:
+        """Handle what already sits in a socket about to be closed (a DISPATCH received just
+        before the broker went silent must not vanish with it); its DISCONNECTs are moot."""
+        if self._tg is None:
+            return
+        for msg in self._arrived(dealer, 4096):
             if not isinstance(msg, m.Disconnect):
-                self._handle(tg, msg)
+                self._handle(self._tg, msg)
 
     async def _receive(self, tg: asyncio.TaskGroup) -> None:
         self._tg = tg
@@ -280,20 +288,8 @@ class Worker:
             assert dealer is not None
             if not await dealer.poll(timeout=int(self.config.heartbeat_interval_s * 500)):
                 continue
-            # drain what has arrived without a poll per message (a commit's ACKs, DISPATCHes),
-            # through a plain socket sharing the asyncio socket's underlying one
-            plain = zmq.Socket.shadow(dealer.underlying)
-            for _ in range(256):
-                try:
-                    frames = plain.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                self.broker_expiry = time.monotonic() + self.timeout_s
-                try:
-                    msg = codec.decode(frames, "broker")
-                except RemoteProtocolError as exc:
-                    log.warning("dropped bad broker message: %s", exc.message)
-                    continue
+            # drain what has arrived (a commit's ACKs, DISPATCHes) in one go
+            for msg in self._arrived(dealer, 256):
                 self._handle(tg, msg)
                 if self.dealer is not dealer:
                     break  # a DISCONNECT made us open a new connection

@@ -253,7 +253,8 @@ async def test_a_child_that_survives_sigkill_is_abandoned_not_awaited(
             await tools.run_tool(["sh", "-c", 'echo $$ > "$0"; exec sleep 60', str(pidfile)],
                                  0.3, grace_s=0.3)
     took = time.monotonic() - started
-    assert took < 0.3 + 0.3 + tools.KILL_WAIT_S + 1.5, f"waited {took:.1f} s on the child"
+    # the child sleeps 60 s: finishing in seconds shows it was abandoned, not awaited
+    assert took < 20, f"waited {took:.1f} s on the child"
     assert watch.max_gap < 1.0
     pgid = int(pidfile.read_text())
     assert group_alive(pgid) and pgid in tools._live  # abandoned, reaper still waiting
