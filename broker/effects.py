@@ -8,9 +8,6 @@ from typing import Any
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import RequestError
 
-#: most rows one page (LIST, RESULTS, PLAN, FETCH) may ask for
-MAX_PAGE = 1000
-
 # --- effects -------------------------------------------------------------------
 
 

@@ -10,11 +10,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-PRIORITIES = {"webhook": 0, "high": 1, "normal": 2, "low": 3}
-PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
-ACTIVE = frozenset({"queued", "running"})
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-STATUSES = ACTIVE | TERMINAL
+from medialoom.protocol.constants import PRIORITIES
+
+#: priority rank (the job record's int) -> name
+PRIORITY_NAMES = dict(enumerate(PRIORITIES))
 #: largest counter the broker takes from a worker (sums over a million jobs stay in int64)
 MAX_COUNT = 10**12
 #: rates below this give no ETA; an ETA is at most about a hundred years

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.protocol.constants import JOB_STATUSES, MAX_PAGE
 
-from .effects import MAX_PAGE, Effect, Query, ToClient, fail
-from .jobs import STATUSES, Job, job_map
+from .effects import Effect, Query, ToClient, fail
+from .jobs import Job, job_map
 
 ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
           "-status", "kind", "-kind", "finished", "-finished")
@@ -22,7 +23,7 @@ class StoreQueries:
     """Read-only requests; mixed into BrokerState (which defines the attributes)."""
 
     def handle_list(self, peer: bytes, msg: m.List, now: float) -> list[Effect]:
-        bad = [s for s in msg.status if s not in STATUSES]
+        bad = [s for s in msg.status if s not in JOB_STATUSES]
         if bad:
             raise fail("protocol.bad_field", f"unknown status {bad[0]!r}", {"field": "status"})
         if msg.order not in ORDERS:

@@ -22,10 +22,11 @@ from dataclasses import replace
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.protocol.constants import PRIORITY_RANK, TERMINAL_STATUSES
 from medialoom.workers.specs import COMMON_OUTCOMES
 
 from .effects import Effect, Query, fail
-from .jobs import PRIORITIES, TERMINAL, Job
+from .jobs import Job
 
 #: most failed items one retry takes (their paths must also fit a job map, see below)
 MAX_RETRY_PATHS = 100_000
@@ -41,8 +42,8 @@ class RetryStarts:
         if msg.paths or msg.params:
             raise fail("job.bad_params", "a START with retry_of takes the paths and params of "
                        "the job it retries: send neither", where)
-        if msg.priority not in PRIORITIES:
-            raise fail("job.bad_params", f"priority must be one of {', '.join(PRIORITIES)}",
+        if msg.priority not in PRIORITY_RANK:
+            raise fail("job.bad_params", f"priority must be one of {', '.join(PRIORITY_RANK)}",
                        {"field": "priority"})
         if msg.max_attempts < 0 or msg.max_attempts > 100:
             raise fail("job.bad_params", "max_attempts must be 0..100", {"field": "max_attempts"})
@@ -61,7 +62,7 @@ class RetryStarts:
         where = {"field": "retry_of", "job": msg.retry_of}
         if found is None:
             raise fail("job.not_found", f"no job {msg.retry_of}", where)
-        if found.status not in TERMINAL:
+        if found.status not in TERMINAL_STATUSES:
             raise fail("job.not_finished", f"job {found.id} is {found.status}; retry it once "
                        "it has finished", where)
         if msg.kind and msg.kind != found.kind:

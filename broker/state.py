@@ -34,12 +34,13 @@ from itertools import count
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.protocol.constants import MAX_BODY_BYTES, PRIORITY_RANK, TERMINAL_STATUSES
 from medialoom.protocol.errors import RequestError
 from medialoom.workers.specs import KindSpec
 
 from .config import BrokerConfig
 from .effects import Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
-from .jobs import PRIORITIES, TERMINAL, Job, JobIds, job_map, job_row, progress_map
+from .jobs import Job, JobIds, job_map, job_row, progress_map
 from .paths import PathIndex
 from .queries import StoreQueries
 from .retries import RetryStarts
@@ -130,7 +131,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         kinds = self.known_kinds()
         specs = {k: spec.to_map() for k in kinds if (spec := self.spec_of(k)) is not None}
         data = {"protocol": 1, "broker": f"medialoom {VERSION}", "kinds": kinds, "specs": specs,
-                "limits": {"max_body_bytes": 1 << 20, "queue_max": self.config.queue_max},
+                "limits": {"max_body_bytes": MAX_BODY_BYTES, "queue_max": self.config.queue_max},
                 "roots": list(self.config.roots)}
         return [ToClient(peer, m.Reply(rid=msg.rid, data=data))]
 
@@ -146,8 +147,8 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
 
     def validate_start(self, msg: m.Start, resolved: list[str]) -> dict[str, Any]:
         """The START's params with defaults; RequestError if anything is wrong."""
-        if msg.priority not in PRIORITIES:
-            raise fail("job.bad_params", f"priority must be one of {', '.join(PRIORITIES)}",
+        if msg.priority not in PRIORITY_RANK:
+            raise fail("job.bad_params", f"priority must be one of {', '.join(PRIORITY_RANK)}",
                        {"field": "priority"})
         if msg.max_attempts < 0 or msg.max_attempts > 100:
             raise fail("job.bad_params", "max_attempts must be 0..100", {"field": "max_attempts"})
@@ -185,7 +186,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         where = f"params.{spec.target_param}"
         if found is None:
             raise fail("job.not_found", f"no job {target}", {"field": where, "job": target})
-        if found.status not in TERMINAL:
+        if found.status not in TERMINAL_STATUSES:
             raise fail("job.not_finished", f"job {target} is {found.status}; roll it back once "
                        "it has finished", {"field": where, "job": target})
         target_spec = self.spec_of(found.kind)
@@ -215,7 +216,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
                     raise fail("job.conflict", f"{path} overlaps {other} of active job {owner}",
                                {"path": path, "job": owner})
         job = Job(id=self.ids.new(now), kind=msg.kind, paths=resolved, params=params,
-                  priority=PRIORITIES[msg.priority], dry_run=msg.dry_run, created=now,
+                  priority=PRIORITY_RANK[msg.priority], dry_run=msg.dry_run, created=now,
                   updated=now, max_attempts=msg.max_attempts or self.config.max_attempts,
                   retry_of=retry_of)
         self.active[job.id] = job
@@ -251,7 +252,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         job = self.job(msg.job)
         if job is None:
             return self._lookup(peer, msg, now, "status")
-        if job.status in TERMINAL:
+        if job.status in TERMINAL_STATUSES:
             return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
         self.waiters.setdefault(job.id, []).append((peer, msg.rid))
         return []
@@ -335,7 +336,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         job = self.job(msg.job) or found
         if job is None:
             raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
-        if isinstance(msg, m.Wait) and job.status not in TERMINAL:
+        if isinstance(msg, m.Wait) and job.status not in TERMINAL_STATUSES:
             self.waiters.setdefault(job.id, []).append((peer, rid))
             return []
         return [ToClient(peer, m.Reply(rid=rid, data={"job": job_map(job)}))]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medialoom.private import private_files
+from medialoom.protocol.constants import JOB_STATUSES
 
 from .jobs import COLUMNS, Job, job_from_row
 
@@ -305,7 +306,7 @@ class Store:
 
     @staticmethod
     def _read_stats(conn: sqlite3.Connection) -> dict[str, Any]:
-        counts = {s: 0 for s in ("queued", "running", "completed", "failed", "cancelled")}
+        counts = {s: 0 for s in JOB_STATUSES}
         for status, n in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"):
             counts[status] = n
         items, ok, bad = conn.execute(

@@ -28,9 +28,10 @@ import logging
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.protocol.constants import MAX_PAGE
 from medialoom.workers.specs import spec_from_map
 
-from .effects import MAX_PAGE, Effect, Persist, Query, ToWorker, Worker
+from .effects import Effect, Persist, Query, ToWorker, Worker
 from .jobs import Job, job_row
 
 log = logging.getLogger(__name__)
