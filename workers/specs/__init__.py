@@ -22,7 +22,8 @@ from typing import Any
 from medialoom.protocol.errors import RequestError
 
 REQUIRED = object()
-BUILTIN = ("sleep", "scan", "rename", "organize", "dedupe", "rollback")
+BUILTIN = ("sleep", "scan", "rename", "organize", "dedupe", "rollback", "probe",
+           "audio-default")
 TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (float, int),
                                      "bool": (bool,), "list": (list,), "map": (dict,)}
 OUTCOMES = ("ok", "skipped", "failed")
@@ -171,5 +172,5 @@ def _number(value: Any) -> float | None:
 @functools.cache
 def builtin_specs() -> dict[str, KindSpec]:
     """The specs of the built-in kinds (light modules, importable by the broker)."""
-    return {name: importlib.import_module(f"medialoom.workers.specs.{name}").SPEC
-            for name in BUILTIN}
+    return {name: importlib.import_module(
+                f"medialoom.workers.specs.{name.replace('-', '_')}").SPEC for name in BUILTIN}
