@@ -25,7 +25,7 @@ from medialoom.workers.errors import JobCancelled
 from .compare import COMPARE_MAX
 from .dupes import FileRef, SizeIndex, compare_groups, hash_refs, needs_partial, regroup
 from .hashing import PARTIAL_BYTES
-from .walk import take, walk_files
+from .walk import WalkFilter, take, walk_files
 
 __all__ = ["Found", "find_duplicates"]
 
@@ -48,10 +48,11 @@ class Found:
 
 
 async def find_duplicates(ctx: JobContext, paths: list[str], skip: frozenset[str],
-                          recursive: bool, min_size: int) -> Found:
-    """Walk paths and return the duplicate groups (unordered inside)."""
-    index = SizeIndex(min_size)
-    walk = walk_files(paths, recursive=recursive, skip=skip)
+                          filt: WalkFilter) -> Found:
+    """Walk paths (the files filt lets through) and return the duplicate groups
+    (unordered inside)."""
+    index = SizeIndex(filt.min_size)
+    walk = walk_files(paths, filt, skip=skip)
 
     def index_next() -> int:
         batch = take(walk, WALK_BATCH)

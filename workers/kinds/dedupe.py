@@ -38,6 +38,7 @@ from medialoom.workers.fileops.dupes import KEEP_POLICIES, choose_keep
 from medialoom.workers.fileops.jobs import bad_params, check_job_paths, choice, resolve_folder
 from medialoom.workers.fileops.plan import run_plan
 from medialoom.workers.fileops.search import Found, find_duplicates
+from medialoom.workers.fileops.walk import walk_filter
 from medialoom.workers.specs.dedupe import SPEC
 
 from . import Kind
@@ -98,6 +99,7 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     p = ctx.params
     action = choice(p, "action", ("report", "quarantine", "hardlink"))
     keep_policy = choice(p, "keep", KEEP_POLICIES)
+    walk = walk_filter(p)
     paths = await check_job_paths(ctx)
     preferred = ""
     try:  # resolved for every action: the quarantine folder is never searched
@@ -113,8 +115,7 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     summary: dict[str, Any] = {}
 
     async def find() -> Found:
-        found = await find_duplicates(ctx, paths, frozenset({quarantine} - {""}),
-                                      bool(p["recursive"]), int(p["min_size"]))
+        found = await find_duplicates(ctx, paths, frozenset({quarantine} - {""}), walk)
         for group in found.groups:
             keep = choose_keep(group, keep_policy, preferred)
             group.sort(key=lambda ref: (ref is not keep, ref.path))

@@ -41,7 +41,7 @@ from medialoom.workers.fileops.template import (
     TemplateSyntaxError,
     compile_template,
 )
-from medialoom.workers.fileops.walk import Entry, take, walk_files
+from medialoom.workers.fileops.walk import Entry, WalkFilter, take, walk_files, walk_filter
 from medialoom.workers.specs.organize import FIELDS, SPEC
 from medialoom.workers.tags import read_tags
 
@@ -73,7 +73,7 @@ class OrganizeOptions:
     categories: dict[str, str]  # extension -> category
     date_source: str
     on_collision: str
-    recursive: bool
+    walk: WalkFilter
     needs_tags: bool
 
     @classmethod
@@ -86,7 +86,7 @@ class OrganizeOptions:
         date_source = choice(params, "date_source", ("tags", "mtime"))
         return cls(template=template, categories=category_map(params["categories"]),
                    date_source=date_source, on_collision=choice(params, "on_collision", POLICIES),
-                   recursive=bool(params["recursive"]),
+                   walk=walk_filter(params),
                    needs_tags=date_source == "tags" or bool(template.fields & TAG_FIELDS))
 
 
@@ -162,7 +162,7 @@ def plan_file(entry: Entry, dest: str, opts: OrganizeOptions, claims: Claims,
 async def planner(ctx: JobContext, paths: list[str], dest: str, opts: OrganizeOptions
                   ) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of plan rows for every file under paths."""
-    walk = walk_files(paths, recursive=opts.recursive, hidden=False)
+    walk = walk_files(paths, opts.walk, hidden=False)
     claims, new_dirs = Claims(opts.on_collision), NewDirs()
 
     def plan_next() -> list[dict[str, Any]]:

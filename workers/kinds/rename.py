@@ -36,7 +36,7 @@ from medialoom.workers.fileops.template import (
     Template,
     compile_template,
 )
-from medialoom.workers.fileops.walk import Entry, take, walk_files
+from medialoom.workers.fileops.walk import Entry, WalkFilter, take, walk_files, walk_filter
 from medialoom.workers.specs.rename import FIELDS, SPEC, check_template
 from medialoom.workers.tags import UnreadableAudio, read_tags
 
@@ -53,8 +53,7 @@ class RenameOptions:
     template: Template
     key_notation: str
     on_collision: str
-    extensions: frozenset[str]
-    recursive: bool
+    walk: WalkFilter
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> RenameOptions:
@@ -66,13 +65,7 @@ class RenameOptions:
         return cls(template=compile_template(str(params["template"]), FIELDS),
                    key_notation=choice(params, "key_notation", NOTATIONS),
                    on_collision=choice(params, "on_collision", POLICIES),
-                   extensions=frozenset(str(e).lower().lstrip(".")
-                                        for e in params["extensions"]),
-                   recursive=bool(params["recursive"]))
-
-    def accepts(self, name: str) -> bool:
-        """True if name has one of the extensions."""
-        return os.path.splitext(name)[1].lower().lstrip(".") in self.extensions
+                   walk=walk_filter(params))
 
 
 def new_name(path: str, tags: dict[str, Any], opts: RenameOptions) -> str:
@@ -121,7 +114,7 @@ def plan_next(walk: Any, opts: RenameOptions, claims: Claims) -> list[dict[str, 
 async def planner(ctx: JobContext, paths: list[str], opts: RenameOptions
                   ) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of plan rows for every file under paths."""
-    walk = walk_files(paths, recursive=opts.recursive, accept=opts.accepts)
+    walk = walk_files(paths, opts.walk)
     claims = Claims(opts.on_collision, in_place=True)
     while rows := await ctx.run_blocking(plan_next, walk, opts, claims):
         ctx.set_current(rows[-1]["src"])

@@ -132,9 +132,13 @@ class KindSpec:
         if paths is not None and self.needs_paths and not paths:
             raise bad("paths", f"kind {self.name!r} needs at least one path")
         out: dict[str, Any] = {}
+        # checks see the params as the kind will (defaults filled in), e.g. a walk pattern
+        # checked against the kind's default extensions
+        seen = {**{n: s.default for n, s in self.params.items() if s.default is not REQUIRED},
+                **params}
         for name, spec in self.params.items():
             if name in params:
-                out[name] = spec.validate(name, params[name], params)
+                out[name] = spec.validate(name, params[name], seen)
             elif spec.default is REQUIRED:
                 raise bad(f"params.{name}", f"kind {self.name!r} needs parameter {name!r}")
             else:
@@ -174,3 +178,6 @@ def builtin_specs() -> dict[str, KindSpec]:
     """The specs of the built-in kinds (light modules, importable by the broker)."""
     return {name: importlib.import_module(
                 f"medialoom.workers.specs.{name.replace('-', '_')}").SPEC for name in BUILTIN}
+
+
+from . import walking as _walking  # noqa: E402, F401  (registers the walk-* checks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import KindSpec, ParamSpec
+from .walking import walk_params
 
 ACTIONS = ("report", "quarantine", "hardlink")
 KEEP_POLICIES = ("oldest", "shortest_path", "preferred_root")
@@ -17,9 +18,8 @@ SPEC = KindSpec(
                                                "(keep preferred_root)"),
         "quarantine": ParamSpec("str", "Quarantine", "folder the extra copies move to, "
                                                      "absolute or relative to the library root"),
-        "min_size": ParamSpec("int", 1, "ignore files smaller than this many bytes", min=0),
-        "recursive": ParamSpec("bool", True, "descend into subdirectories"),
         "verify_hash": ParamSpec("bool", False, "compare hashes after a cross-device move"),
+        **walk_params((), min_size=1),
     },
     changes_files=True,
     outcomes={"duplicate": "ok", "quarantined": "ok", "hardlinked": "ok", "created": "ok",

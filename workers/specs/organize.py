@@ -8,6 +8,7 @@ from medialoom.workers.fileops.template import TemplateSyntaxError, compile_temp
 
 from . import CHECKS, KindSpec, ParamSpec
 from .rename import POLICIES
+from .walking import walk_params
 
 #: template fields of an organize, with sample values
 FIELDS: dict[str, Any] = {"category": "audio", "year": 2000, "month": 1, "day": 1,
@@ -48,8 +49,8 @@ SPEC = KindSpec(
                                   choices=POLICIES),
         "dest": ParamSpec("str", "", "destination folder, absolute or relative to the library "
                                      "root (default: the first job path)"),
-        "recursive": ParamSpec("bool", True, "descend into subdirectories"),
         "verify_hash": ParamSpec("bool", False, "compare hashes after a cross-device copy"),
+        **walk_params(()),
     },
     changes_files=True,
     outcomes={"moved": "ok", "created": "ok", "removed": "ok", "unchanged": "ok",

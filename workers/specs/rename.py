@@ -9,6 +9,7 @@ from medialoom.workers.fileops.template import TemplateSyntaxError, compile_temp
 
 from . import CHECKS, KindSpec, ParamSpec
 from .scan import AUDIO_EXTENSIONS
+from .walking import walk_params
 
 #: template fields of a rename, with sample values (the check renders the template with them)
 FIELDS: dict[str, Any] = {"artist": "Artist", "albumartist": "Album Artist", "title": "Title",
@@ -42,9 +43,7 @@ SPEC = KindSpec(
         "key_notation": ParamSpec("str", "tagged", "key rendering", choices=NOTATIONS),
         "on_collision": ParamSpec("str", "skip", "a name already taken: skip or counter",
                                   choices=POLICIES),
-        "extensions": ParamSpec("list", list(AUDIO_EXTENSIONS),
-                                "extensions of the files to rename (without the dot)"),
-        "recursive": ParamSpec("bool", True, "descend into subdirectories"),
+        **walk_params(AUDIO_EXTENSIONS),
     },
     changes_files=True,
     outcomes={"renamed": "ok", "unchanged": "ok", "planned": "ok", "skipped": "skipped",
