@@ -25,8 +25,9 @@ from medialoom.protocol.errors import RemoteProtocolError, RequestError
 from medialoom.sockets import BULK_HWM, make_socket
 
 from .config import BrokerConfig
+from .effects import Persist, Publish, Query, ToClient, ToWorker
 from .paths import resolve_paths
-from .state import BrokerState, Persist, Publish, Query, ToClient, ToWorker
+from .state import BrokerState
 from .store import Store
 
 log = logging.getLogger(__name__)

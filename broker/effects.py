@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,22 @@ class Query:
 
 
 Effect = ToClient | ToWorker | Publish | Persist | Query
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A request waiting for a store read (a Query's token maps to it).
+
+    ``done(peer, rid, msg, result, now)`` finishes it with the read's result;
+    ``failed(peer, rid, msg)`` answers a read that raised (None: an ``internal``
+    ERROR to the client).
+    """
+
+    done: Callable[[bytes, int, Any, Any, float], list[Effect]]
+    peer: bytes
+    rid: int
+    msg: Any
+    failed: Callable[[bytes, int, Any], list[Effect]] | None = None
 
 
 @dataclass(slots=True)

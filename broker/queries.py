@@ -12,7 +12,7 @@ from typing import Any
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import JOB_STATUSES, MAX_PAGE
 
-from .effects import Effect, Query, ToClient, fail
+from .effects import Effect, Pending, Query, ToClient, fail
 from .jobs import Job, job_map
 
 ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
@@ -33,13 +33,13 @@ class StoreQueries:
             raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
                        {"field": "limit"})
         token = next(self.tokens)
-        self.pending[token] = ("list", peer, msg.rid, msg)
+        self.pending[token] = Pending(self._finish_list, peer, msg.rid, msg)
         return [Query("list", (tuple(msg.status), tuple(msg.kind), msg.limit, msg.offset,
                                msg.order), token)]
 
     def handle_stats(self, peer: bytes, msg: m.Stats, now: float) -> list[Effect]:
         token = next(self.tokens)
-        self.pending[token] = ("stats", peer, msg.rid, msg)
+        self.pending[token] = Pending(self._finish_stats, peer, msg.rid, msg)
         return [Query("stats", (), token)]
 
     def handle_results(self, peer: bytes, msg: m.Results, now: float) -> list[Effect]:
@@ -47,7 +47,7 @@ class StoreQueries:
             raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
                        {"field": "limit"})
         token = next(self.tokens)
-        self.pending[token] = ("results", peer, msg.rid, msg)
+        self.pending[token] = Pending(self._finish_results, peer, msg.rid, msg)
         return [Query("results", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
 
     def handle_plan(self, peer: bytes, msg: m.Plan, now: float) -> list[Effect]:
@@ -55,7 +55,7 @@ class StoreQueries:
             raise fail("protocol.bad_field", f"limit must be 1..{MAX_PAGE}, offset >= 0",
                        {"field": "limit"})
         token = next(self.tokens)
-        self.pending[token] = ("plan", peer, msg.rid, msg)
+        self.pending[token] = Pending(self._finish_plan, peer, msg.rid, msg)
         return [Query("plan_page", (msg.job, tuple(msg.status), msg.limit, msg.offset), token)]
 
     def _finish_list(self, peer: bytes, rid: int, msg: Any, result: tuple[list[Job], int],

@@ -25,7 +25,7 @@ from medialoom.protocol import messages as m
 from medialoom.protocol.constants import PRIORITY_RANK, TERMINAL_STATUSES
 from medialoom.workers.specs import COMMON_OUTCOMES
 
-from .effects import Effect, Query, fail
+from .effects import Effect, Pending, Query, fail
 from .jobs import Job
 
 #: most failed items one retry takes (their paths must also fit a job map, see below)
@@ -50,7 +50,7 @@ class RetryStarts:
         found = self.job(msg.retry_of)
         if found is None:
             token = next(self.tokens)
-            self.pending[token] = ("retry_lookup", peer, msg.rid, msg)
+            self.pending[token] = Pending(self._finish_retry_lookup, peer, msg.rid, msg)
             return [Query("get", (msg.retry_of,), token)]
         return self._retry_items(peer, msg, found)
 
@@ -69,7 +69,7 @@ class RetryStarts:
             raise fail("job.bad_params", f"job {found.id} is a {found.kind} job, not "
                        f"{msg.kind}", {"field": "kind", "job": found.id})
         token = next(self.tokens)
-        self.pending[token] = ("retry_items", peer, msg.rid, msg)
+        self.pending[token] = Pending(self._finish_retry_items, peer, msg.rid, msg)
         return [Query("retry", (found.id, self._not_failed(found.kind), MAX_RETRY_PATHS),
                       token)]
 

@@ -6,29 +6,22 @@ executes the returned effects in order (send to a client or worker, publish
 an event, persist rows then send what was waiting for the commit, run a read
 query in the writer thread).
 
-Job lifecycle (one transition table)::
-
-    START            -> queued        (ack sent after the row is committed)
-    queued  dispatch -> running       (attempts += 1, DISPATCH to a worker with credit)
-    queued  CANCEL   -> cancelled     (at once)
-    running DONE     -> completed
-    running FAILED   -> queued after max(backoff, retry_after_s) if retry (never for
-                        job.bad_params) and attempts < max, else failed
-    running CANCEL   -> running, cancel_requested (persisted); CANCEL sent to the worker
-    running CANCELLED-> cancelled     (partial results kept)
-    running worker lost / lease expired
-                     -> cancelled if cancel_requested, failed if attempts == max,
-                        else queued after backoff
+The job lifecycle is the transition table in lifecycle.py; every status
+change goes through it.  Scheduling (queues, dispatch, deadlines) is in
+scheduling.py, the worker channel in workerside.py, store-answered requests
+in queries.py and retries in retries.py: mixins of this one owner.  A
+request that needs a store read leaves a typed ``Pending`` continuation
+under the Query's token.
 
 Results whose attempt is not the job's current attempt are ignored.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import count
 from typing import Any
@@ -39,16 +32,18 @@ from medialoom.protocol.errors import RequestError
 from medialoom.workers.specs import KindSpec
 
 from .config import BrokerConfig
-from .effects import Effect, Persist, Publish, Query, ToClient, ToWorker, Worker, fail
-from .jobs import Job, JobIds, job_map, job_row, progress_map
+from .effects import Effect, Pending, Persist, Query, ToClient, ToWorker, Worker, fail
+from .jobs import Job, JobIds, job_map, job_row
+from .lifecycle import Lifecycle
 from .paths import PathIndex
 from .queries import StoreQueries
 from .retries import RetryStarts
+from .scheduling import Scheduling
 from .workerside import WorkerChannel
 
 VERSION = "0.1.0"
 SEQ_RESTART_GAP = 100_000
-class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
+class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChannel):
     """All broker state; see the module docstring for the lifecycle."""
 
     def __init__(self, config: BrokerConfig, kinds: dict[str, KindSpec], recovered: list[Job],
@@ -65,10 +60,15 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         self.paths = PathIndex()
         self.workers: dict[bytes, Worker] = {}
         self.waiters: dict[str, list[tuple[bytes, int]]] = {}
-        self.pending: dict[int, tuple[str, bytes, int, Any]] = {}
+        self.pending: dict[int, Pending] = {}
         self.tokens = count(1)
         self.next_heartbeat = now
         self.next_retention = now + 5.0
+        self._client_handlers: dict[type, Callable[[bytes, Any, float], list[Effect]]] = {
+            m.Hello: self.handle_hello, m.Ping: self.handle_ping, m.Status: self.handle_status,
+            m.Wait: self.handle_wait, m.Cancel: self.handle_cancel, m.Clear: self.handle_clear,
+            m.List: self.handle_list, m.Stats: self.handle_stats, m.Results: self.handle_results,
+            m.Plan: self.handle_plan}
         self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0,
                          "internal": 0, "unknown_peer": 0, "stale": 0, "gaps": 0}
         for job in recovered:
@@ -100,13 +100,6 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
             names |= w.kinds
         return sorted(names)
 
-    def next_deadline(self) -> float:
-        """The earliest time tick() has something to do."""
-        deadline = min(self.next_heartbeat, self.next_retention)
-        if self.delayed:
-            deadline = min(deadline, self.delayed[0][0])
-        return deadline
-
     # --- client requests ---------------------------------------------------------
 
     def handle_client(self, peer: bytes, msg: m.ClientRequest, now: float,
@@ -114,10 +107,9 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         """One client request; errors become ERROR replies."""
         self.counters["requests"] += 1
         try:
-            handler = getattr(self, f"handle_{msg.WORD.lower()}")
             if isinstance(msg, m.Start):
-                return handler(peer, msg, now, resolved or [])
-            return handler(peer, msg, now)
+                return self.handle_start(peer, msg, now, resolved or [])
+            return self._client_handlers[type(msg)](peer, msg, now)
         except RequestError as exc:
             return [self.error(peer, msg.rid, exc)]
 
@@ -176,7 +168,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
             found = self.job(target) if isinstance(target, str) else None
             if found is None and isinstance(target, str):
                 token = next(self.tokens)  # the target is only in the store: look it up first
-                self.pending[token] = ("start_target", peer, msg.rid, (msg, resolved, params))
+                self.pending[token] = Pending(self._finish_start_target, peer, msg.rid, (msg, resolved, params))
                 return [Query("get", (target,), token)]
             self._check_target(spec, target, found)
         return self._create(peer, msg, resolved, params, now)
@@ -218,7 +210,8 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
         job = Job(id=self.ids.new(now), kind=msg.kind, paths=resolved, params=params,
                   priority=PRIORITY_RANK[msg.priority], dry_run=msg.dry_run, created=now,
                   updated=now, max_attempts=msg.max_attempts or self.config.max_attempts,
-                  retry_of=retry_of)
+                  retry_of=retry_of, status="new")
+        self._move(job, "create")
         self.active[job.id] = job
         self.paths.add(job.paths)
         self._enqueue(job, now)
@@ -236,22 +229,23 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
                 return [Persist((row,)), event, *later]
         return [Persist((row,), then=(ack,)), event, *later]
 
-    def _lookup(self, peer: bytes, msg: Any, now: float, then: str) -> list[Effect]:
+    def _lookup(self, peer: bytes, msg: Any, now: float,
+                then: Callable[[bytes, int, Any, Any, float], list[Effect]]) -> list[Effect]:
         """Finish a request about a job not in memory through a store read."""
         token = next(self.tokens)
-        self.pending[token] = (then, peer, msg.rid, msg)
+        self.pending[token] = Pending(then, peer, msg.rid, msg)
         return [Query("get", (msg.job,), token)]
 
     def handle_status(self, peer: bytes, msg: m.Status, now: float) -> list[Effect]:
         job = self.job(msg.job)
         if job is None:
-            return self._lookup(peer, msg, now, "status")
+            return self._lookup(peer, msg, now, self._finish_status)
         return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
 
     def handle_wait(self, peer: bytes, msg: m.Wait, now: float) -> list[Effect]:
         job = self.job(msg.job)
         if job is None:
-            return self._lookup(peer, msg, now, "status")
+            return self._lookup(peer, msg, now, self._finish_status)
         if job.status in TERMINAL_STATUSES:
             return [ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))]
         self.waiters.setdefault(job.id, []).append((peer, msg.rid))
@@ -263,7 +257,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
             if msg.job in self.finished:
                 raise fail("job.finished", f"job {msg.job} already finished "
                            f"({self.finished[msg.job].status})", {"job": msg.job})
-            return self._lookup(peer, msg, now, "cancel")
+            return self._lookup(peer, msg, now, self._finish_cancel)
         if job.status == "queued":
             out = self._finish(job, "cancelled", now)
         else:
@@ -284,7 +278,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
             raise fail("job.not_finished", f"job {msg.job} is {self.active[msg.job].status}; "
                        "cancel it first", {"job": msg.job})
         if self.finished.pop(msg.job, None) is None:
-            return self._lookup(peer, msg, now, "clear")
+            return self._lookup(peer, msg, now, self._finish_clear)
         return self._delete(peer, msg.rid, msg.job)
 
     def _delete(self, peer: bytes, rid: int, job_id: str) -> list[Effect]:
@@ -293,24 +287,17 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
 
     def finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
         """Complete the request that asked for a store read (result: an exception if it failed)."""
-        then, peer, rid, msg = self.pending.pop(token)
+        p = self.pending.pop(token)
         if isinstance(result, Exception):
-            return self._query_failed(then, peer, rid, msg)
+            self.counters["internal"] += 1
+            if p.failed is not None:
+                return p.failed(p.peer, p.rid, p.msg)
+            return [self.error(p.peer, p.rid, RequestError(
+                "the broker failed to read its store; its log has the details", code="internal"))]
         try:
-            return getattr(self, f"_finish_{then}")(peer, rid, msg, result, now)
+            return p.done(p.peer, p.rid, p.msg, result, now)
         except RequestError as exc:
-            return [self.error(peer, rid, exc)]
-
-    def _query_failed(self, then: str, peer: bytes, rid: int, msg: Any) -> list[Effect]:
-        self.counters["internal"] += 1
-        text = "the broker failed to read its store; its log has the details"
-        if then == "fetch":
-            return [ToWorker(peer, m.Page(rid=rid, error={"code": "internal", "message": text}))]
-        if then == "done_check":
-            return [msg[2]]  # the job stays running; its worker is lost or it is retried
-        if then == "plan_check":
-            return []
-        return [self.error(peer, rid, RequestError(text, code="internal"))]
+            return [self.error(p.peer, p.rid, exc)]
 
     def write_failed(self, then: tuple[Any, ...], now: float) -> list[Effect]:
         """A write was not stored: what waited for it is answered ``internal`` instead."""
@@ -323,7 +310,7 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
                 job = self.active.get(effect.created)
                 if job is not None and job.status == "queued":
                     self.queued -= 1
-                    job.status = "failed"
+                    self._move(job, "lose")
                     self.active.pop(job.id, None)
                     self.paths.remove(job.paths)
             out.append(self.error(effect.peer, effect.msg.rid, RequestError(
@@ -358,142 +345,3 @@ class BrokerState(RetryStarts, StoreQueries, WorkerChannel):
             raise fail("job.not_found", f"no job {msg.job}", {"job": msg.job})
         self.finished.pop(msg.job, None)
         return self._delete(peer, rid, msg.job)
-
-    # --- scheduling ----------------------------------------------------------------
-
-    def _enqueue(self, job: Job, now: float) -> None:
-        job.status = "queued"
-        self.queued += 1
-        if job.not_before > now:
-            heapq.heappush(self.delayed, (job.not_before, job.id))
-        else:
-            heapq.heappush(self.ready.setdefault(job.kind, []), (job.priority, job.created, job.id))
-
-    def _requeue(self, job: Job, now: float, at_least_s: float = 0.0) -> list[Effect]:
-        """Back to the queue after the backoff, or after at_least_s if that is longer."""
-        self._release(job)
-        base = self.config.backoff_base_s * 2 ** max(job.attempts - 1, 0)
-        delay = min(base, self.config.backoff_max_s) * self.rng.uniform(0.5, 1.5)
-        job.not_before = now + max(delay, at_least_s)
-        job.updated = now
-        job.reset_progress()
-        self._enqueue(job, now)
-        return [Persist((("job", job_row(job)),)), self._event(job, now)]
-
-    def dispatch(self, now: float) -> list[Effect]:
-        """Give queued jobs to workers with free credit for their kind, best priority first."""
-        out: list[Effect] = []
-        if not self.queued:
-            return out
-        for kind, heap in self.ready.items():
-            if not heap:
-                continue
-            candidates = [w for w in self.workers.values() if kind in w.kinds and w.free > 0]
-            while heap and candidates:
-                _, _, job_id = heapq.heappop(heap)
-                job = self.active.get(job_id)
-                if job is None or job.status != "queued":
-                    continue
-                worker = max(candidates, key=lambda w: w.free)
-                out += self._start_attempt(job, worker, now)
-                if worker.free <= 0:
-                    candidates.remove(worker)
-        return out
-
-    def _start_attempt(self, job: Job, worker: Worker, now: float) -> list[Effect]:
-        self.queued -= 1
-        job.status = "running"
-        job.attempts += 1
-        job.started = job.started or now
-        job.updated = now
-        job.worker = worker.peer
-        job.reset_progress()
-        job.batches = 0
-        job.plan_seen = False
-        worker.jobs[job.id] = job.attempts
-        self.counters["dispatched"] += 1
-        ops: tuple[tuple[Any, ...], ...] = (("job", job_row(job)),)
-        if job.attempts > 1:
-            # the new attempt reports every item again; a partial plan is planned from scratch
-            ops = (("delete_items", job.id), *ops)
-            if not job.planned:
-                ops = (("delete_plan", job.id), *ops)
-        dispatch = m.Dispatch(job=job.id, attempt=job.attempts, kind=job.kind, paths=job.paths,
-                              params=job.params, dry_run=job.dry_run,
-                              roots=list(self.config.roots), has_plan=job.planned)
-        # the DISPATCH leaves only once the raised attempt number is stored: a broker killed
-        # before that commit must never hand out the same attempt number twice
-        return [Persist(ops, then=(ToWorker(worker.peer, dispatch),)), self._event(job, now)]
-
-    def _finish(self, job: Job, status: str, now: float,
-                after: tuple[Any, ...] = ()) -> list[Effect]:
-        """End the job; ``after`` (a worker's ACK) goes out with the replies after the commit."""
-        if job.status == "queued":
-            self.queued -= 1
-        self._release(job)
-        job.status = status
-        job.finished = job.updated = now
-        job.lease_until = None
-        if status == "completed":
-            job.error = None
-        self.active.pop(job.id, None)
-        self.paths.remove(job.paths)
-        self.finished[job.id] = job
-        event = self._event(job, now)  # first: the WAIT replies and the row carry its seq
-        data = {"job": job_map(job)}
-        replies = tuple(ToClient(peer, m.Reply(rid=rid, data=data))
-                        for peer, rid in self.waiters.pop(job.id, ()))
-        out: list[Effect] = [Persist((("job", job_row(job)),), then=(*replies, *after),
-                                     durable=(job.id,)), event]
-        return out + self.dispatch(now)
-
-    def _event(self, job: Job, now: float) -> Publish:
-        job.seq += 1
-        self.counters["events"] += 1
-        return Publish(m.Event(job=job.id, seq=job.seq, status=job.status, kind=job.kind,
-                               attempts=job.attempts, progress=progress_map(job), error=job.error,
-                               ts=now))
-
-    def committed(self, job_ids: tuple[str, ...]) -> None:
-        """The writer committed these jobs' terminal rows: they may leave memory."""
-        for job_id in job_ids:
-            job = self.finished.get(job_id)
-            if job is not None:
-                job.durable = True
-        while len(self.finished) > self.config.finished_cache:
-            job_id, job = next(iter(self.finished.items()))
-            if not job.durable:
-                break
-            del self.finished[job_id]
-
-    # --- deadlines -----------------------------------------------------------------
-
-    def tick(self, now: float) -> list[Effect]:
-        """Expire workers and leases, release delayed jobs, heartbeat, clean up history."""
-        out: list[Effect] = []
-        for peer in [p for p, w in self.workers.items() if w.expiry <= now]:
-            out += self.purge_worker(peer, now, "worker missed its heartbeats")
-        for job in [j for j in self.active.values()
-                    if j.lease_until is not None and j.lease_until <= now and j.worker is None
-                    and j.status == "running"]:
-            job.lease_until = None
-            out += self._lost(job, now, "no worker reclaimed the job after a broker restart")
-        while self.delayed and self.delayed[0][0] <= now:
-            _, job_id = heapq.heappop(self.delayed)
-            job = self.active.get(job_id)
-            if job is not None and job.status == "queued":
-                heapq.heappush(self.ready.setdefault(job.kind, []),
-                               (job.priority, job.created, job.id))
-        out += self.dispatch(now)
-        if now >= self.next_heartbeat:
-            self.next_heartbeat = now + self.config.heartbeat_interval_s
-            out += [ToWorker(peer, m.Heartbeat()) for peer in self.workers]
-        if now >= self.next_retention:
-            self.next_retention = now + self.config.retention_check_s
-            cutoff = now - self.config.retention_days * 86400
-            for job_id in [j for j, job in self.finished.items()
-                           if (job.finished or now) < cutoff]:
-                del self.finished[job_id]
-            out.append(Persist((("purge", cutoff),)))
-        return out
-

@@ -11,7 +11,6 @@ it, and a read sees every write submitted before it.  WAL mode; with
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import sqlite3
@@ -24,10 +23,11 @@ from medialoom.private import private_files
 from medialoom.protocol.constants import JOB_STATUSES
 
 from .jobs import COLUMNS, Job, job_from_row
+from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, record, table_sql
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, paths TEXT, params TEXT, priority INTEGER,
   dry_run INTEGER, status TEXT NOT NULL, attempts INTEGER, max_attempts INTEGER,
@@ -39,27 +39,20 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished);
-CREATE TABLE IF NOT EXISTS items (
-  job_id TEXT NOT NULL, i INTEGER NOT NULL, path TEXT, status TEXT, message TEXT,
-  duration_ms REAL, details TEXT, PRIMARY KEY (job_id, i)
-) WITHOUT ROWID;
+{table_sql("items", ITEM_FIELDS)}
 CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status, i);
-CREATE TABLE IF NOT EXISTS plan (
-  job_id TEXT NOT NULL, i INTEGER NOT NULL, op TEXT, src TEXT, dst TEXT, expect TEXT,
-  status TEXT, message TEXT, details TEXT, PRIMARY KEY (job_id, i)
-) WITHOUT ROWID;
+{table_sql("plan", PLAN_FIELDS)}
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 """
 _INSERT_JOB = f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_INSERT_ITEM = "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)"
-_INSERT_PLAN = "INSERT OR REPLACE INTO plan VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ITEM = insert_sql("items", ITEM_FIELDS)
+_INSERT_PLAN = insert_sql("plan", PLAN_FIELDS)
 _ORDER_SQL = {"created": "created", "updated": "updated", "priority": "priority",
               "status": "status", "kind": "kind", "finished": "finished"}
 MAX_BATCH = 2000
 #: batches in a row whose every write failed before the writer gives up (the broker then exits 1)
 MAX_FAILED_BATCHES = 20
-_JSON_COLUMNS = frozenset({"details", "expect"})
 #: columns added after schema 1, with their definitions (added to older stores on open)
 _ADDED_COLUMNS = {"batches": "INTEGER DEFAULT 0", "retry_of": "TEXT"}
 
@@ -218,8 +211,7 @@ class Store:
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
                 elif op[0] == "items":
-                    conn.executemany(_INSERT_ITEM, [(*r[:6], json.dumps(r[6], allow_nan=False))
-                                                    for r in op[1]])
+                    conn.executemany(_INSERT_ITEM, op[1])
                 elif op[0] == "plan":
                     conn.executemany(_INSERT_PLAN, op[1])
                 else:
@@ -335,25 +327,17 @@ class Store:
         rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} "
                             "ORDER BY i LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
         total = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
-        out = []
-        for row in rows:
-            record = dict(zip(columns, row, strict=True))
-            for name in _JSON_COLUMNS.intersection(record):
-                record[name] = json.loads(record[name]) if record[name] else {}
-            out.append(record)
-        return out, total
+        return [record(columns, row) for row in rows], total
 
     @classmethod
     def _read_results(cls, conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
                       limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
-        return cls._page(conn, "items", ("i", "path", "status", "message", "duration_ms",
-                                         "details"), job_id, statuses, limit, offset)
+        return cls._page(conn, "items", ITEM_FIELDS, job_id, statuses, limit, offset)
 
     @classmethod
     def _read_plan(cls, conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],
                    limit: int, offset: int) -> tuple[list[dict[str, Any]], int] | None:
-        return cls._page(conn, "plan", ("i", "op", "src", "dst", "expect", "status", "message",
-                                        "details"), job_id, statuses, limit, offset)
+        return cls._page(conn, "plan", PLAN_FIELDS, job_id, statuses, limit, offset)
 
     @classmethod
     def _read_plan_page(cls, conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...],

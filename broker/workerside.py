@@ -23,7 +23,6 @@ rows are as many as the counters say.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -31,8 +30,9 @@ from medialoom.protocol import messages as m
 from medialoom.protocol.constants import MAX_PAGE
 from medialoom.workers.specs import spec_from_map
 
-from .effects import Effect, Persist, Query, ToWorker, Worker
+from .effects import Effect, Pending, Persist, Query, ToWorker, Worker
 from .jobs import Job, job_row
+from .rows import item_row, plan_row
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ class WorkerChannel:
         if isinstance(msg, m.Dispatch):
             job = self._current(msg.job, msg.attempt)
             if job is not None and job.worker == peer:
+                self._move(job, "undeliver")
                 self._release(job)
                 job.attempts -= 1
                 if not job.attempts:
@@ -208,17 +209,7 @@ class WorkerChannel:
     # --- the reliable stream ---------------------------------------------------------
 
     def handle_items(self, job: Job, msg: m.Items, ack: ToWorker) -> list[Effect]:
-        rows = []
-        for item in msg.items[:MAX_ROWS]:
-            i = item.get("i")
-            if not isinstance(i, int) or isinstance(i, bool) or i < 0:
-                continue
-            duration = item.get("duration_ms")
-            rows.append((job.id, i, _text(item.get("path")), _text(item.get("status"), 64),
-                         _text(item.get("message")),
-                         float(duration) if isinstance(duration, (int, float))
-                         and not isinstance(duration, bool) else 0.0,
-                         item.get("details") if isinstance(item.get("details"), dict) else {}))
+        rows = [r for r in (item_row(job.id, it) for it in msg.items[:MAX_ROWS]) if r]
         job.apply_progress(msg.progress)
         # the job row goes along, so STATUS after a broker restart shows the progress so far
         return [Persist((("items", tuple(rows)), ("job", job_row(job))), then=(ack,))]
@@ -227,20 +218,14 @@ class WorkerChannel:
                         ack: ToWorker) -> list[Effect]:
         if job.planned:
             return [Persist((), then=(ack,))]  # a complete plan is never replaced
-        rows = []
-        for op in msg.ops[:MAX_ROWS]:
-            i = op.get("i")
-            if not isinstance(i, int) or isinstance(i, bool) or i < 0:
-                continue
-            rows.append((job.id, i, _text(op.get("op"), 64), _text(op.get("src")),
-                         _text(op.get("dst")), _json(op.get("expect")),
-                         _text(op.get("status", "planned"), 64), _text(op.get("message")),
-                         _json(op.get("details"))))
+        rows = [r for r in (plan_row(job.id, op) for op in msg.ops[:MAX_ROWS]) if r]
         job.plan_seen = True
         out: list[Effect] = [Persist((("plan", tuple(rows)), ("job", job_row(job))), then=(ack,))]
         if msg.complete:
             token = next(self.tokens)
-            self.pending[token] = ("plan_check", peer, 0, (job.id, job.attempts, msg.total))
+            self.pending[token] = Pending(self._finish_plan_check, peer, 0,
+                                          (job.id, job.attempts, msg.total),
+                                          failed=_nothing)  # unchecked: DONE finds the plan not whole
             out.append(Query("plan_check", (job.id,), token))
         return out
 
@@ -269,7 +254,8 @@ class WorkerChannel:
         if not (job.processed or job.planned or job.plan_seen):
             return self._finish(job, "completed", now, after=(ack,))
         token = next(self.tokens)
-        self.pending[token] = ("done_check", peer, 0, (job.id, job.attempts, ack))
+        self.pending[token] = Pending(self._finish_done_check, peer, 0,
+                                      (job.id, job.attempts, ack), failed=_ack_only)
         return [Query("tally", (job.id,), token)]
 
     def _finish_done_check(self, peer: bytes, rid: int, msg: Any,
@@ -319,7 +305,7 @@ class WorkerChannel:
                      f"limit 1..{MAX_PAGE}"}
             return [ToWorker(peer, m.Page(rid=msg.rid, error=error))]
         token = next(self.tokens)
-        self.pending[token] = ("fetch", peer, msg.rid, msg)
+        self.pending[token] = Pending(self._finish_fetch, peer, msg.rid, msg, failed=_page_failed)
         name = "plan" if msg.what == "plan" else "results"
         return [Query(name, (msg.source, tuple(msg.status), msg.limit, msg.offset), token)]
 
@@ -341,9 +327,17 @@ class WorkerChannel:
         return [self._event(job, now)]
 
 
-def _text(value: Any, limit: int = 4096) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+# --- answers to a store read that failed ---------------------------------------------
+
+def _nothing(peer: bytes, rid: int, msg: Any) -> list[Effect]:
+    return []
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value if isinstance(value, dict) else {}, allow_nan=False)
+def _ack_only(peer: bytes, rid: int, msg: Any) -> list[Effect]:
+    """DONE could not be checked: acknowledged, the job stays running (lost or retried)."""
+    return [msg[2]]
+
+
+def _page_failed(peer: bytes, rid: int, msg: Any) -> list[Effect]:
+    text = "the broker failed to read its store; its log has the details"
+    return [ToWorker(peer, m.Page(rid=rid, error={"code": "internal", "message": text}))]

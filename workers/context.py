@@ -43,6 +43,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from medialoom.protocol.constants import MAX_PAGE
+
 from . import tools
 from .errors import JobCancelled, PathForbidden
 from .specs import KindSpec, builtin_specs
@@ -137,7 +139,7 @@ class JobContext:
             index = self._index
         self._index = max(self._index, index + 1)
         self._pending.append({"i": index, "path": str(path), "status": str(status),
-                              "message": str(message), "duration_ms": round(duration_ms, 3),
+                              "message": str(message), "duration_ms": max(0, round(duration_ms)),
                               "details": wire_safe(details) if details else {}})
         self.processed += 1
         outcome = self.outcome(status)
@@ -309,13 +311,13 @@ class JobContext:
         self._reporter.send_plan(self, batch, True)
         self.has_plan = True
 
-    def stored_plan(self, job_id: str | None = None, page: int = 1000,
+    def stored_plan(self, job_id: str | None = None, page: int = MAX_PAGE,
                     ) -> AsyncIterator[dict[str, Any]]:
         """The plan stored at the broker for this job (or another one), in index order."""
         return self._stored("plan", job_id or self.job_id, [], page)
 
     def stored_items(self, job_id: str | None = None, statuses: list[str] | None = None,
-                     page: int = 1000) -> AsyncIterator[dict[str, Any]]:
+                     page: int = MAX_PAGE) -> AsyncIterator[dict[str, Any]]:
         """Item results stored at the broker for this job (or another one), in index order."""
         return self._stored("items", job_id or self.job_id, list(statuses or []), page)
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from medialoom.broker.config import BrokerConfig
+from medialoom.broker.effects import Persist, Publish, Query, ToClient, ToWorker
 from medialoom.broker.jobs import Job
-from medialoom.broker.state import BrokerState, Persist, Publish, Query, ToClient, ToWorker
+from medialoom.broker.state import BrokerState
 from medialoom.protocol import messages as m
 from medialoom.workers.specs import builtin_specs
 

@@ -1,0 +1,123 @@
+"""Scheduling: the queues, dispatch to workers with credit, deadlines (SPEC.md 5.3).
+
+A mixin of ``BrokerState`` (the single owner of job state).  Queued jobs
+wait in one heap per kind ordered by (priority, created); a job with a
+backoff waits in ``delayed`` until its ``not_before``.  ``dispatch`` gives
+the best queued job of each kind to the worker with the most free credit.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from medialoom.protocol import messages as m
+
+from .effects import Effect, Persist, ToWorker, Worker
+from .jobs import Job, job_row
+
+
+class Scheduling:
+    """Queues, dispatch and the periodic tick; mixed into BrokerState."""
+
+    def next_deadline(self) -> float:
+        """The earliest time tick() has something to do."""
+        deadline = min(self.next_heartbeat, self.next_retention)
+        if self.delayed:
+            deadline = min(deadline, self.delayed[0][0])
+        return deadline
+
+    def _enqueue(self, job: Job, now: float) -> None:
+        """Put a queued job in its kind's heap (or the delayed heap until not_before)."""
+        assert job.status == "queued", job
+        self.queued += 1
+        if job.not_before > now:
+            heapq.heappush(self.delayed, (job.not_before, job.id))
+        else:
+            heapq.heappush(self.ready.setdefault(job.kind, []), (job.priority, job.created, job.id))
+
+    def _requeue(self, job: Job, now: float, at_least_s: float = 0.0) -> list[Effect]:
+        """Back to the queue after the backoff, or after at_least_s if that is longer."""
+        self._move(job, "requeue")
+        self._release(job)
+        base = self.config.backoff_base_s * 2 ** max(job.attempts - 1, 0)
+        delay = min(base, self.config.backoff_max_s) * self.rng.uniform(0.5, 1.5)
+        job.not_before = now + max(delay, at_least_s)
+        job.updated = now
+        job.reset_progress()
+        self._enqueue(job, now)
+        return [Persist((("job", job_row(job)),)), self._event(job, now)]
+
+    def dispatch(self, now: float) -> list[Effect]:
+        """Give queued jobs to workers with free credit for their kind, best priority first."""
+        out: list[Effect] = []
+        if not self.queued:
+            return out
+        for kind, heap in self.ready.items():
+            if not heap:
+                continue
+            candidates = [w for w in self.workers.values() if kind in w.kinds and w.free > 0]
+            while heap and candidates:
+                _, _, job_id = heapq.heappop(heap)
+                job = self.active.get(job_id)
+                if job is None or job.status != "queued":
+                    continue
+                worker = max(candidates, key=lambda w: w.free)
+                out += self._start_attempt(job, worker, now)
+                if worker.free <= 0:
+                    candidates.remove(worker)
+        return out
+
+    def _start_attempt(self, job: Job, worker: Worker, now: float) -> list[Effect]:
+        self._move(job, "dispatch")
+        self.queued -= 1
+        job.attempts += 1
+        job.started = job.started or now
+        job.updated = now
+        job.worker = worker.peer
+        job.reset_progress()
+        job.batches = 0
+        job.plan_seen = False
+        worker.jobs[job.id] = job.attempts
+        self.counters["dispatched"] += 1
+        ops: tuple[tuple[Any, ...], ...] = (("job", job_row(job)),)
+        if job.attempts > 1:
+            # the new attempt reports every item again; a partial plan is planned from scratch
+            ops = (("delete_items", job.id), *ops)
+            if not job.planned:
+                ops = (("delete_plan", job.id), *ops)
+        dispatch = m.Dispatch(job=job.id, attempt=job.attempts, kind=job.kind, paths=job.paths,
+                              params=job.params, dry_run=job.dry_run,
+                              roots=list(self.config.roots), has_plan=job.planned)
+        # the DISPATCH leaves only once the raised attempt number is stored: a broker killed
+        # before that commit must never hand out the same attempt number twice
+        return [Persist(ops, then=(ToWorker(worker.peer, dispatch),)), self._event(job, now)]
+
+    def tick(self, now: float) -> list[Effect]:
+        """Expire workers and leases, release delayed jobs, heartbeat, clean up history."""
+        out: list[Effect] = []
+        for peer in [p for p, w in self.workers.items() if w.expiry <= now]:
+            out += self.purge_worker(peer, now, "worker missed its heartbeats")
+        for job in [j for j in self.active.values()
+                    if j.lease_until is not None and j.lease_until <= now and j.worker is None
+                    and j.status == "running"]:
+            job.lease_until = None
+            out += self._lost(job, now, "no worker reclaimed the job after a broker restart")
+        while self.delayed and self.delayed[0][0] <= now:
+            _, job_id = heapq.heappop(self.delayed)
+            job = self.active.get(job_id)
+            if job is not None and job.status == "queued":
+                heapq.heappush(self.ready.setdefault(job.kind, []),
+                               (job.priority, job.created, job.id))
+        out += self.dispatch(now)
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + self.config.heartbeat_interval_s
+            out += [ToWorker(peer, m.Heartbeat()) for peer in self.workers]
+        if now >= self.next_retention:
+            self.next_retention = now + self.config.retention_check_s
+            cutoff = now - self.config.retention_days * 86400
+            for job_id in [j for j, job in self.finished.items()
+                           if (job.finished or now) < cutoff]:
+                del self.finished[job_id]
+            out.append(Persist((("purge", cutoff),)))
+        return out
