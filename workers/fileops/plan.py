@@ -12,7 +12,8 @@ A kind supplies a *planner*: an async iterator of batches of operation rows
 3. otherwise reads the stored plan back and applies it in index order in
    chunks, each row reconciled against the disk first (reconcile.apply_op),
    one item per row with the same index, ``await ctx.checkpoint()`` after
-   each chunk.
+   each chunk; rows of operations done by external tools (toolops.py) are
+   awaited instead of run in a thread.
 
 Applying from the stored plan on the first attempt too means a first run and
 a retry execute exactly the same rows.  Every index is reported once per
@@ -22,6 +23,7 @@ from one attempt never count an operation twice.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -30,6 +32,7 @@ from typing import Any
 from medialoom.workers.context import JobContext
 
 from .reconcile import apply_op
+from .toolops import apply_tool_rows, is_tool_row
 
 __all__ = ["APPLY_CHUNK", "plan_item_details", "run_plan"]
 
@@ -99,10 +102,24 @@ def _apply_rows(rows: list[dict[str, Any]], verify_hash: bool
     return [apply_op(row, verify_hash=verify_hash) for row in rows]
 
 
+async def _outcomes(ctx: JobContext, rows: list[dict[str, Any]], verify_hash: bool
+                    ) -> list[tuple[str, str, dict[str, Any], float] | None]:
+    """File rows in one thread call per run of them; tool rows (toolops.py) awaited."""
+    out: list[tuple[str, str, dict[str, Any], float] | None] = []
+    for tool, run in itertools.groupby(rows, is_tool_row):
+        group = list(run)
+        out += await apply_tool_rows(ctx, group) if tool else \
+            await ctx.run_blocking(_apply_rows, group, verify_hash)
+    return out
+
+
 async def _apply_chunk(ctx: JobContext, rows: list[dict[str, Any]], counts: Counter[str],
                        verify_hash: bool) -> None:
-    outcomes = await ctx.run_blocking(_apply_rows, rows, verify_hash)
-    for row, (status, message, details, ms) in zip(rows, outcomes, strict=True):
+    outcomes = await _outcomes(ctx, rows, verify_hash)
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if outcome is None:  # a tool row not started: a cancel came first
+            continue
+        status, message, details, ms = outcome
         ctx.item(row["src"] or row["dst"], status, message, duration_ms=ms, details=details,
                  index=row["i"])
         counts[status] += 1

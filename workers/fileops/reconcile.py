@@ -35,6 +35,7 @@ from .apply import (
     replace_with_copy,
     replace_with_link,
 )
+from .toolops import TOOL_APPLIED
 
 __all__ = ["APPLIED", "DONE_STATUS", "MOVES", "apply_op", "reconcile"]
 
@@ -42,8 +43,8 @@ MOVES = frozenset({"rename", "move", "quarantine", "restore"})
 DONE_STATUS = {"rename": "renamed", "move": "moved", "quarantine": "quarantined",
                "restore": "restored", "hardlink": "hardlinked", "copy": "restored",
                "rmdir": "removed", "mkdir": "created"}
-#: item statuses that mean "this operation changed the disk"
-APPLIED = frozenset(DONE_STATUS.values())
+#: item statuses that mean "this operation changed the disk" (with the tool ops', toolops.py)
+APPLIED = frozenset(DONE_STATUS.values()) | TOOL_APPLIED
 
 Outcome = tuple[str, str, dict[str, Any], float]  # status, message, details, duration_ms
 

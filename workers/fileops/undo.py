@@ -13,7 +13,8 @@ against the disk (reconcile.reconcile):
 
 Inverses: rename, move, quarantine -> restore (a move back); restore ->
 move; hardlink -> copy (an independent copy with the old mode and mtime);
-copy -> hardlink; rmdir <-> mkdir.  ``dir_rows`` removes, deepest first and
+copy -> hardlink; rmdir <-> mkdir; tool operations (toolops.py) by their own
+module's ``reverse``.  ``dir_rows`` removes, deepest first and
 only when empty, the folders the job created.
 """
 
@@ -28,6 +29,7 @@ from medialoom.workers.errors import PathForbidden
 from .apply import expect_of
 from .claims import NewDirs
 from .reconcile import APPLIED, reconcile
+from .toolops import TOOL_OPS, tool_module
 
 __all__ = ["INVERSE", "dir_rows", "reverse_row"]
 
@@ -39,6 +41,9 @@ def reverse_row(row: dict[str, Any], item_status: str | None, check_path: Callab
                 new_dirs: NewDirs) -> dict[str, Any] | None:
     """The rollback's plan row undoing row (None: nothing to undo or report)."""
     kind = row["op"]
+    if kind in TOOL_OPS:  # e.g. audio-default: its own module knows the inverse
+        reverse: Callable[..., dict[str, Any] | None] = tool_module(kind).reverse
+        return reverse(row, item_status, check_path)
     reported = item_status in APPLIED
     out: dict[str, Any] = {"op": INVERSE.get(kind, kind), "src": row["dst"], "dst": row["src"],
                            "details": {"undoes": row["i"]}}

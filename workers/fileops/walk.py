@@ -136,8 +136,10 @@ class Walk(Iterator[Entry]):
     """The lazy, resumable walk walk_files returns, with its counters."""
 
     def __init__(self, paths: Iterable[str], filt: WalkFilter, skip: frozenset[str],
-                 hidden: bool, check_path: Callable[[str], object] | None) -> None:
+                 hidden: bool, check_path: Callable[[str], object] | None,
+                 fifos: bool = False) -> None:
         self.filt = filt
+        self._fifos = fifos
         self.ignored: Counter[str] = Counter()  # files left out, by reason
         self.pruned = 0  # folders not entered (exclude)
         self.links_not_followed = 0
@@ -183,7 +185,7 @@ class Walk(Iterator[Entry]):
             except OSError as exc:
                 yield Entry(top, None, f"cannot stat: {exc.strerror or exc}")
                 continue
-            if stat.S_ISREG(st.st_mode):
+            if stat.S_ISREG(st.st_mode) or (self._fifos and stat.S_ISFIFO(st.st_mode)):
                 name = os.path.basename(top)
                 why = self.filt.reason(name, name, st)
                 if why:
@@ -224,9 +226,10 @@ class Walk(Iterator[Entry]):
                     if entry.is_symlink():
                         self.links_not_followed += 1
                         continue
-                    if not entry.is_file(follow_symlinks=False):
-                        continue  # fifo, socket, device
                     st = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode) and not (self._fifos and
+                                                             stat.S_ISFIFO(st.st_mode)):
+                        continue  # fifo, socket, device
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
@@ -242,13 +245,15 @@ class Walk(Iterator[Entry]):
 
 def walk_files(paths: Iterable[str], filt: WalkFilter | None = None, *,
                skip: frozenset[str] = frozenset(), hidden: bool = True,
-               check_path: Callable[[str], object] | None = None) -> Walk:
+               check_path: Callable[[str], object] | None = None, fifos: bool = False) -> Walk:
     """The files under paths that pass filt (default: all), lazily; see the module doc.
 
     check_path(job path) may raise PathForbidden (workers/errors.py): that
     path becomes a problem entry and is not walked (``ctx.check_path``).
+    fifos=True yields named pipes too, as files (kind probe: a FIFO named
+    ``.mkv`` must meet ffprobe and its timeout, not vanish from the results).
     """
-    return Walk(paths, filt or NO_FILTER, skip, hidden, check_path)
+    return Walk(paths, filt or NO_FILTER, skip, hidden, check_path, fifos)
 
 
 def take(walk: Iterator[Entry], n: int) -> list[Entry]:
