@@ -20,8 +20,9 @@ from mutagen.wave import WAVE
 from medialoom.samplelib import make_audio
 from medialoom.workers.context import CollectingReporter, JobContext
 from medialoom.workers.errors import JobCancelled
+from medialoom.workers.fileops.walk import WalkFilter, take, walk_files
 from medialoom.workers.kinds import validate_params
-from medialoom.workers.kinds.scan import KIND, READ_CHUNK, ScanOptions, Walker
+from medialoom.workers.kinds.scan import KIND, READ_CHUNK, examine
 from medialoom.workers.tags import read_tags
 
 TAGS = {"artist": "Beyoncé", "title": "Fire 🔥 Dance", "album": "坂本龍一 Selections",
@@ -85,7 +86,8 @@ def write_audio(path: Path, tags: dict[str, str] | None = None, *, key_name: str
 
 
 class HookReporter(CollectingReporter):
-    """Collects like CollectingReporter and calls hook(ctx) at the first progress report."""
+    """Collects like CollectingReporter and calls hook(ctx) at the first progress report
+    (during the walk that counts the files)."""
 
     def __init__(self, hook: Any) -> None:
         super().__init__()
@@ -99,12 +101,30 @@ class HookReporter(CollectingReporter):
             self.hook(ctx)
 
 
+class HookContext(JobContext):
+    """A JobContext that calls hook(ctx) once, when the item numbered at is reported."""
+
+    def __init__(self, *args: Any, at: int, hook: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.at, self.hook = at, hook
+
+    def item(self, *args: Any, **kwargs: Any) -> None:
+        super().item(*args, **kwargs)
+        if self.processed == self.at:
+            self.hook(self)
+
+
 def make_ctx(paths: list[Path], roots: list[Path], reporter: CollectingReporter | None = None,
-             **params: Any) -> tuple[JobContext, CollectingReporter]:
+             hook: tuple[int, Any] | None = None, **params: Any
+             ) -> tuple[JobContext, CollectingReporter]:
+    """A scan context; hook (at, fn): fn(ctx) once item number at is reported."""
     reporter = reporter or CollectingReporter()
-    ctx = JobContext(job_id="j1", attempt=1, kind="scan", paths=[str(p) for p in paths],
-                     params=validate_params(KIND, params), dry_run=False,
-                     roots=[str(r) for r in roots], reporter=reporter)
+    args: dict[str, Any] = dict(job_id="j1", attempt=1, kind="scan",
+                                paths=[str(p) for p in paths],
+                                params=validate_params(KIND, params), dry_run=False,
+                                roots=[str(r) for r in roots], reporter=reporter)
+    ctx = (JobContext(**args) if hook is None
+           else HookContext(**args, at=hook[0], hook=hook[1]))
     return ctx, reporter
 
 
@@ -203,23 +223,29 @@ def library(tmp_path: Path) -> Path:
     return root
 
 
-ALL_AUDIO = ["Incoming/e.mp3", "Sub/Deep/d.wav", "Sub/c.mp3", "a.mp3", "b.flac", "big.flac",
-             "old.mp3"]
+ALL_AUDIO = ["a.mp3", "b.flac", "big.flac", "old.mp3", "Incoming/e.mp3", "Sub/c.mp3",
+             "Sub/Deep/d.wav"]
 
 
 @pytest.mark.parametrize(("params", "expected"), [
     ({}, ALL_AUDIO),
     ({"pattern": "*.FLAC"}, ["b.flac", "big.flac"]),
-    ({"pattern": "?.*"}, ["Incoming/e.mp3", "Sub/Deep/d.wav", "Sub/c.mp3", "a.mp3", "b.flac"]),
-    ({"exclude": ["incoming", "Sub/Deep/*"]}, ["Sub/c.mp3", "a.mp3", "b.flac", "big.flac",
-                                              "old.mp3"]),
-    ({"exclude": ["*.mp3"]}, ["Sub/Deep/d.wav", "b.flac", "big.flac"]),
+    ({"pattern": "?.*"}, ["a.mp3", "b.flac", "Incoming/e.mp3", "Sub/c.mp3", "Sub/Deep/d.wav"]),
+    ({"pattern": "**/*.mp3"}, ["a.mp3", "old.mp3", "Incoming/e.mp3", "Sub/c.mp3"]),
+    ({"pattern": "*/*.mp3"}, ["Incoming/e.mp3", "Sub/c.mp3"]),
+    ({"pattern": "/*.mp3"}, ["a.mp3", "old.mp3"]),
+    ({"pattern": "sub/**"}, ["Sub/c.mp3", "Sub/Deep/d.wav"]),
+    ({"pattern": "Sub/**/*.wav"}, ["Sub/Deep/d.wav"]),
+    ({"exclude": ["incoming", "Sub/Deep/*"]}, ["a.mp3", "b.flac", "big.flac", "old.mp3",
+                                              "Sub/c.mp3"]),
+    ({"exclude": ["*.mp3"]}, ["b.flac", "big.flac", "Sub/Deep/d.wav"]),
+    ({"exclude": ["deep/"]}, [p for p in ALL_AUDIO if p != "Sub/Deep/d.wav"]),
     ({"min_size": 50_000}, ["big.flac"]),
     ({"max_age_days": 30}, [p for p in ALL_AUDIO if p != "old.mp3"]),
     ({"max_age_days": 0}, ALL_AUDIO),
     ({"recursive": False}, ["a.mp3", "b.flac", "big.flac", "old.mp3"]),
-    ({"extensions": [".FLAC", "wav"]}, ["Sub/Deep/d.wav", "b.flac", "big.flac"]),
-    ({"audio_only": False, "recursive": False},
+    ({"extensions": [".FLAC", "wav"]}, ["b.flac", "big.flac", "Sub/Deep/d.wav"]),
+    ({"extensions": [], "recursive": False},
      ["a.mp3", "b.flac", "big.flac", "cover.jpg", "notes.txt", "old.mp3"]),
 ])
 async def test_filters_select_files(library: Path, params: dict[str, Any],
@@ -230,9 +256,19 @@ async def test_filters_select_files(library: Path, params: dict[str, Any],
     assert ctx.total == len(expected) == result["files"]
 
 
-async def test_non_audio_files_are_ok_items_without_format_when_audio_only_is_off(
+async def test_filters_left_out_files_are_counted_by_reason(library: Path) -> None:
+    year_ago = time.time() - 400 * 86400
+    os.utime(library / "b.flac", (year_ago, year_ago))
+    result, items, _ = await scan(library, exclude=["Sub/"], min_size=2000, max_age_days=30)
+    assert rels(items, library) == ["big.flac"] and result["files"] == 1
+    # cover.jpg, notes.txt: extension; the mp3 files (about 1.5 kB): size; b.flac: age
+    assert result["ignored_by"] == {"age": 1, "extension": 2, "size": 3}
+    assert result["excluded_folders"] == 1 and result["ignored"] == 6
+
+
+async def test_non_audio_files_are_ok_items_without_format_when_extensions_are_any(
         library: Path) -> None:
-    _, items, _ = await scan(library, audio_only=False, pattern="*.*[gt]")
+    _, items, _ = await scan(library, extensions=[], pattern="*.*[gt]")
     found = by_rel(items, library)
     assert set(found) == {"cover.jpg", "notes.txt"}
     assert found["notes.txt"]["status"] == "ok"
@@ -242,7 +278,7 @@ async def test_non_audio_files_are_ok_items_without_format_when_audio_only_is_of
 
 async def test_a_file_path_is_scanned_like_a_one_file_directory(library: Path) -> None:
     result, items, _ = await scan(library, [library / "b.flac", library / "Sub"])
-    assert rels(items, library) == ["b.flac", "Sub/Deep/d.wav", "Sub/c.mp3"]
+    assert rels(items, library) == ["b.flac", "Sub/c.mp3", "Sub/Deep/d.wav"]
     assert result["formats"] == {"FLAC": 1, "MP3": 1, "WAVE": 1}
 
 
@@ -269,34 +305,35 @@ async def test_corrupt_file_fails_with_message_and_scan_continues(tmp_path: Path
     assert result["failed"] == 3 and result["formats"] == {"FLAC": 1, "MP3": 1}
 
 
-async def test_file_removed_between_walk_and_read_is_skipped_as_vanished(tmp_path: Path) -> None:
+async def test_file_removed_after_the_count_is_not_reported(tmp_path: Path) -> None:
     paths = [write_audio(tmp_path / f"{n:03d}.mp3", {"title": str(n)})
              for n in range(2 * READ_CHUNK + 4)]
     doomed = paths[-1]
-    reporter = HookReporter(lambda ctx: doomed.unlink())
-    ctx, _ = make_ctx([tmp_path], [tmp_path], reporter)
+    ctx, reporter = make_ctx([tmp_path], [tmp_path], hook=(1, lambda ctx: doomed.unlink()))
     result = await KIND.run(ctx)
     ctx.flush_items()
-    assert reporter.fired_at is not None and reporter.fired_at < len(paths) - 1
-    last = reporter.items[-1]
-    assert last["path"] == str(doomed) and last["i"] == len(paths) - 1
-    assert (last["status"], last["message"]) == ("skipped", "vanished")
-    assert ctx.skipped == 1 and ctx.succeeded == len(paths) - 1
-    assert result["files"] == len(paths) and result["formats"] == {"MP3": len(paths) - 1}
+    assert ctx.total == len(paths)  # counted before it vanished
+    assert [i["path"] for i in reporter.items] == [str(p) for p in paths[:-1]]
+    assert [i["i"] for i in reporter.items] == list(range(len(paths) - 1))
+    assert result["files"] == len(paths) - 1 and result["formats"] == {"MP3": len(paths) - 1}
 
 
-async def test_file_symlinked_out_of_the_roots_is_skipped_not_read(tmp_path: Path) -> None:
+def test_file_removed_between_walk_and_read_is_skipped_as_vanished(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "a.mp3", TAGS)
+    [entry] = take(walk_files([str(tmp_path)]), 5)
+    path.unlink()
+    assert examine(entry, os.path.realpath) == ("skipped", "vanished", {})
+
+
+async def test_symlinks_to_files_are_not_followed(tmp_path: Path) -> None:
     root, outside = tmp_path / "lib", tmp_path / "outside"
     secret = write_audio(outside / "secret.mp3", TAGS)
     write_audio(root / "a.mp3", TAGS)
     (root / "b.mp3").symlink_to(secret)
-    _, items, ctx = await scan(root)
-    found = by_rel(items, root)
-    assert found["a.mp3"]["status"] == "ok"
-    assert found["b.mp3"]["status"] == "skipped"
-    assert "outside the library roots" in found["b.mp3"]["message"]
-    assert found["b.mp3"]["details"] == {}
-    assert ctx.skipped == 1
+    (root / "c.mp3").symlink_to(root / "a.mp3")
+    result, items, ctx = await scan(root)
+    assert rels(items, root) == ["a.mp3"] and items[0]["status"] == "ok"
+    assert result["links_not_followed"] == 2
 
 
 async def test_job_path_outside_the_roots_is_refused_without_walking_it(tmp_path: Path) -> None:
@@ -331,13 +368,25 @@ async def test_directory_symlinks_are_not_followed(tmp_path: Path) -> None:
 async def test_cancel_mid_scan_raises_job_cancelled_before_the_end(tmp_path: Path) -> None:
     for n in range(3 * READ_CHUNK):
         write_audio(tmp_path / f"{n:03d}.flac", {"title": str(n)})
+    ctx, reporter = make_ctx([tmp_path], [tmp_path], hook=(5, lambda c: c.request_cancel()))
+    with pytest.raises(JobCancelled):
+        await KIND.run(ctx)
+    ctx.flush_items()
+    assert ctx.processed == READ_CHUNK < ctx.total == 3 * READ_CHUNK  # the chunk it was in
+    assert [i["i"] for i in reporter.items] == list(range(ctx.processed))
+
+
+async def test_cancel_while_counting_stops_before_any_item(tmp_path: Path) -> None:
+    for n in range(3):
+        for m in range(1000):
+            (tmp_path / f"d{n}" / f"{m}.mp3").parent.mkdir(exist_ok=True)
+            (tmp_path / f"d{n}" / f"{m}.mp3").write_bytes(b"")
     reporter = HookReporter(lambda ctx: ctx.request_cancel())
     ctx, _ = make_ctx([tmp_path], [tmp_path], reporter)
     with pytest.raises(JobCancelled):
         await KIND.run(ctx)
-    ctx.flush_items()
-    assert 0 < ctx.processed < ctx.total == 3 * READ_CHUNK
-    assert [i["i"] for i in reporter.items] == list(range(ctx.processed))
+    assert reporter.fired_at == 0 and reporter.items == []
+    assert 0 < ctx.total < 3000  # stopped after the first batch of the count
 
 
 async def test_retried_attempt_reproduces_item_indices(tmp_path: Path) -> None:
@@ -348,11 +397,12 @@ async def test_retried_attempt_reproduces_item_indices(tmp_path: Path) -> None:
     _, second, _ = await scan(tmp_path)
     order = list(zip([i["i"] for i in first], rels(first, tmp_path), strict=True))
     assert order == list(zip([i["i"] for i in second], rels(second, tmp_path), strict=True))
-    assert order == list(enumerate(["0.mp3", "B/x.wav", "a/sub/w.mp3", "a/y.flac", "b/z.mp3",
-                                    "c.mp3", "Ä.mp3"]))
+    # a folder's files in name order, then its subfolders, depth first
+    assert order == list(enumerate(["0.mp3", "c.mp3", "Ä.mp3", "B/x.wav", "a/y.flac",
+                                    "a/sub/w.mp3", "b/z.mp3"]))
 
 
-def test_walker_order_does_not_depend_on_batch_size(tmp_path: Path) -> None:
+def test_walk_order_does_not_depend_on_batch_size(tmp_path: Path) -> None:
     for d in range(5):
         for f in range(7):
             (tmp_path / f"d{d}" / f"e{d}").mkdir(parents=True, exist_ok=True)
@@ -360,10 +410,10 @@ def test_walker_order_does_not_depend_on_batch_size(tmp_path: Path) -> None:
             (tmp_path / f"d{d}" / f"e{d}" / f"{f}.flac").write_bytes(b"x")
 
     def walk(batch: int) -> list[str]:
-        walker = Walker([str(tmp_path)], ScanOptions(), os.path.realpath)
+        walk = walk_files([str(tmp_path)], WalkFilter.from_params({"extensions": ["mp3", "flac"]}))
         out: list[str] = []
-        while not walker.done:
-            out.extend(found.path for found in walker.next_batch(batch))
+        while found := take(walk, batch):
+            out.extend(entry.path for entry in found)
         return out
 
     whole = walk(10_000)
