@@ -15,6 +15,12 @@ import zmq
 
 from medialoom import settings
 from medialoom.private import private_dir, private_umask
+from medialoom.protocol.constants import (
+    DEFAULT_CLIENTS,
+    DEFAULT_EVENTS_IN,
+    DEFAULT_EVENTS_OUT,
+    DEFAULT_WORKERS,
+)
 from medialoom.workers.specs import builtin_specs
 
 from .actor import BrokerActor
@@ -31,10 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a library root; repeat for several (default: your home directory)")
     p.add_argument("--data-dir", help="where the SQLite store lives")
     p.add_argument("--host", help="bind the four default ports on this address (LAN)")
-    p.add_argument("--clients", help="client endpoint (default tcp://127.0.0.1:5570)")
-    p.add_argument("--workers", help="worker endpoint (default tcp://127.0.0.1:5571)")
-    p.add_argument("--events-in", help="events-in endpoint (default tcp://127.0.0.1:5572)")
-    p.add_argument("--events-out", help="events-out endpoint (default tcp://127.0.0.1:5573)")
+    p.add_argument("--clients", help=f"client endpoint (default {DEFAULT_CLIENTS})")
+    p.add_argument("--workers", help=f"worker endpoint (default {DEFAULT_WORKERS})")
+    p.add_argument("--events-in", help=f"events-in endpoint (default {DEFAULT_EVENTS_IN})")
+    p.add_argument("--events-out", help=f"events-out endpoint (default {DEFAULT_EVENTS_OUT})")
     p.add_argument("--heartbeat", type=float, dest="heartbeat_interval_s",
                    help="heartbeat interval in seconds (default 1)")
     p.add_argument("--liveness", type=int, dest="heartbeat_liveness",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_CLIENTS = "tcp://127.0.0.1:5570"
-DEFAULT_WORKERS = "tcp://127.0.0.1:5571"
-DEFAULT_EVENTS_IN = "tcp://127.0.0.1:5572"
-DEFAULT_EVENTS_OUT = "tcp://127.0.0.1:5573"
+from medialoom.protocol.constants import (
+    DEFAULT_CLIENTS,
+    DEFAULT_EVENTS_IN,
+    DEFAULT_EVENTS_OUT,
+    DEFAULT_WORKERS,
+)
 
 
 @dataclass(frozen=True)

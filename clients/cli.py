@@ -22,13 +22,24 @@ import textwrap
 from typing import Any
 
 from medialoom import settings
+from medialoom.protocol.constants import (
+    DEFAULT_CLIENTS,
+    DEFAULT_EVENTS_OUT,
+    DEFAULT_LIST_LIMIT,
+    DEFAULT_LISTEN,
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_PRIORITY,
+    JOB_STATUSES,
+    MAX_PAGE,
+    PORTS,
+    PRIORITIES,
+)
 from medialoom.protocol.errors import BrokerUnavailable
 
 from .client import AsyncClient, Client, ClientError
 
 RET_OK, RET_FAILED, RET_USAGE, RET_CANCELLED, RET_UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_FOR_STATUS = {"completed": RET_OK, "failed": RET_FAILED, "cancelled": RET_CANCELLED}
-JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 ORDERS = ("created", "-created", "updated", "-updated", "priority", "-priority", "status",
           "-status", "kind", "-kind", "finished", "-finished")
 #: item statuses medialoom's kinds report (SPEC 6.4); a kind's spec may declare more
@@ -37,7 +48,7 @@ ITEM_STATUSES = ("ok", "failed", "error", "conflict", "timeout", "skipped", "van
                  "removed", "created", "planned", "duplicate")
 #: statuses of planned operations (SPEC 8)
 PLAN_STATUSES = ("planned", "conflict", "skipped")
-ID_LEN, MIN_ID_CHARS, LIST_PAGE = 26, 6, 500
+ID_LEN, MIN_ID_CHARS = 26, 6
 _CROCKFORD = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 STREAMING = ("watch", "start", "rollback", "retry")
 
@@ -52,9 +63,9 @@ class UsageError(ClientError):
 
 
 def _client_args(p: argparse.ArgumentParser, json_help: str | None = None) -> None:
-    p.add_argument("--broker", metavar="HOST", help="broker host (ports 5570 and 5573)")
-    p.add_argument("--endpoint", help="client endpoint (default tcp://127.0.0.1:5570)")
-    p.add_argument("--events", help="events endpoint (default tcp://127.0.0.1:5573)")
+    p.add_argument("--broker", metavar="HOST", help=f"broker host (ports {PORTS['clients']} and {PORTS['events_out']})")
+    p.add_argument("--endpoint", help=f"client endpoint (default {DEFAULT_CLIENTS})")
+    p.add_argument("--events", help=f"events endpoint (default {DEFAULT_EVENTS_OUT})")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the broker")
     p.add_argument("--json", action="store_true",
                    help=json_help or "print one JSON document (for scripts)")
@@ -93,7 +104,7 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
     up.add_argument("-n", "--processes", type=int, default=0, help="worker processes (CPUs)")
     up.add_argument("--slots", type=int, default=None, help="jobs per worker process")
     up.add_argument("--no-gateway", action="store_true", help="do not start the HTTP gateway")
-    up.add_argument("--gateway", metavar="HOST:PORT", help="gateway address (127.0.0.1:8570)")
+    up.add_argument("--gateway", metavar="HOST:PORT", help=f"gateway address ({DEFAULT_LISTEN})")
     up.add_argument("--allow-host", action="append", default=[], metavar="NAME[:PORT]",
                     help="another Host name the gateway answers (a reverse proxy's or DNS "
                     "name); repeat for several. Its token is DATA_DIR/gateway-token or "
@@ -112,7 +123,7 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a job parameter; repeat for several (lists: comma-separated or "
                    "JSON; maps: JSON)")
-    s.add_argument("--priority", default="normal", choices=("webhook", "high", "normal", "low"))
+    s.add_argument("--priority", default=DEFAULT_PRIORITY, choices=PRIORITIES)
     s.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
     s.add_argument("--allow-conflict", action="store_true",
                    help="start even if an active job covers the same paths")
@@ -136,7 +147,7 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
                    help=f"only these statuses ({', '.join(JOB_STATUSES)}); repeat or "
                    "comma-separate")
     j.add_argument("--kind", action="append", default=[], help="only this kind; repeat")
-    j.add_argument("--limit", type=int, default=50)
+    j.add_argument("--limit", type=int, default=DEFAULT_LIST_LIMIT)
     j.add_argument("--offset", type=int, default=0)
     j.add_argument("--order", default="-created", choices=ORDERS, metavar="ORDER",
                    help=f"one of {', '.join(ORDERS)} (default -created: newest first)")
@@ -151,7 +162,7 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--status", action="extend", default=[], type=_status_list(None, "status"),
                    help="only items with these statuses (e.g. failed, skipped, conflict, "
                    "renamed; the kind's own statuses too); repeat or comma-separate")
-    r.add_argument("--limit", type=int, default=100)
+    r.add_argument("--limit", type=int, default=DEFAULT_PAGE_LIMIT)
     r.add_argument("--offset", type=int, default=0)
     _client_args(r)
 
@@ -159,7 +170,7 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
     pl.add_argument("id", help="job id, or 6+ characters from its start or end")
     pl.add_argument("--status", action="extend", default=[], type=_status_list(None, "status"),
                     help=f"only operations with these statuses ({', '.join(PLAN_STATUSES)})")
-    pl.add_argument("--limit", type=int, default=100)
+    pl.add_argument("--limit", type=int, default=DEFAULT_PAGE_LIMIT)
     pl.add_argument("--offset", type=int, default=0)
     _client_args(pl)
 
@@ -170,7 +181,7 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
 
     rt = sub.add_parser("retry", help="a new job over only the failed items of a finished job")
     rt.add_argument("id", help="job id, or 6+ characters from its start or end")
-    rt.add_argument("--priority", default="normal", choices=("webhook", "high", "normal", "low"))
+    rt.add_argument("--priority", default=DEFAULT_PRIORITY, choices=PRIORITIES)
     rt.add_argument("--max-attempts", type=int, default=0)
     rt.add_argument("--watch", action="store_true", help="show live progress until it ends")
     _client_args(rt, _NDJSON)
@@ -344,7 +355,7 @@ def _start_help_epilog(argv: list[str]) -> str:
     try:
         endpoint, events = _endpoints(ns)
     except Exception:  # a broken config file: show the kinds installed here
-        endpoint, events = "tcp://127.0.0.1:5570", "tcp://127.0.0.1:5573"
+        endpoint, events = DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT
     hello = _hello_or_none(endpoint, events, min(ns.timeout, 1.0))
     specs, source = kind_specs(hello, endpoint)
     return kinds_help(specs, source, shutil.get_terminal_size().columns, only)
@@ -428,7 +439,7 @@ def resolve_id(c: Client, text: str) -> str:
     matches: list[dict[str, Any]] = []
     offset = 0
     while True:
-        page = c.list(limit=LIST_PAGE, offset=offset, order="created")
+        page = c.list(limit=MAX_PAGE, offset=offset, order="created")
         jobs = page["jobs"]
         matches += [j for j in jobs if j["id"].startswith(frag) or j["id"].endswith(frag)]
         offset += len(jobs)
@@ -571,7 +582,7 @@ def _hint_outcome_class(c: Client, args: argparse.Namespace, outcomes: dict[str,
         counted = job["progress"].get(COUNTER_OF.get(wanted, ""), 0)
         if not counted:
             continue
-        rows = c.results(args.id, [], 1000, 0)["items"]
+        rows = c.results(args.id, [], MAX_PAGE, 0)["items"]
         others = sorted({r["status"] for r in rows if r["status"] != wanted
                          and outcomes.get(r["status"], "ok") == wanted})
         if others:
@@ -590,7 +601,7 @@ def _refuse_unknown_statuses(c: Client, args: argparse.Namespace, known: set[str
     unknown = [s for s in args.status if s not in known]
     if not unknown:
         return
-    first = getattr(c, call)(args.id, [], 1000, 0)
+    first = getattr(c, call)(args.id, [], MAX_PAGE, 0)
     present = sorted({row["status"] for row in first["items" if call == "results" else "ops"]})
     have = f"; this job's {'items' if call == 'results' else 'operations'} have: " \
            f"{', '.join(present)}" if present else ""

@@ -19,12 +19,12 @@ import zmq.asyncio
 
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
+from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
 from medialoom.sockets import BULK_HWM, make_socket
 
-DEFAULT_CLIENTS = "tcp://127.0.0.1:5570"
-DEFAULT_EVENTS = "tcp://127.0.0.1:5573"
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+#: the names this module has always offered (the values live in protocol/constants.py)
+DEFAULT_EVENTS, TERMINAL = DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
 Job = dict[str, Any]
 
 

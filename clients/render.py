@@ -26,6 +26,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
+
 console = Console(stderr=False, highlight=False)
 STATUS_STYLE = {"queued": "yellow", "running": "cyan", "completed": "green", "failed": "red",
                 "cancelled": "magenta"}
@@ -328,7 +330,8 @@ def stats_table(stats: dict[str, Any]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     c = stats["counts"]
-    jobs = ", ".join(f"{number(c.get(s, 0))} {s}" for s in ("completed", "failed", "cancelled"))
+    jobs = ", ".join(f"{number(c.get(s, 0))} {s}" for s in JOB_STATUSES
+                     if s in TERMINAL_STATUSES)
     rate = stats.get("success_rate")
     jobs += (" — no job has finished yet" if rate is None else
              f" — {rate * 100:.1f}% of finished jobs succeeded (cancelled ones not counted)")
@@ -503,9 +506,6 @@ def job_lines(job: Job, width: int, kind_width: int = 0, figures_width: int = 0)
     return lines
 
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-
-
 async def live_progress(updates: AsyncIterator[Job], every_job: bool = False) -> Job | None:
     """Draw the board while updates arrive (a terminal); returns the last job map.
 
@@ -517,7 +517,7 @@ async def live_progress(updates: AsyncIterator[Job], every_job: bool = False) ->
     with Live(board, console=console, refresh_per_second=8, transient=False) as live:
         async for job in updates:
             last = job
-            if every_job and job["status"] in TERMINAL:
+            if every_job and job["status"] in TERMINAL_STATUSES:
                 board.jobs.pop(job["id"], None)
                 live.console.print(Text(final_line(job),
                                         style=STATUS_STYLE.get(job["status"], "")))

@@ -19,6 +19,7 @@ import time
 from medialoom.broker.__main__ import config_from
 from medialoom.broker.config import BrokerConfig
 from medialoom.private import private_dir, private_umask
+from medialoom.protocol.constants import DEFAULT_LISTEN
 
 from .client import Client
 
@@ -81,7 +82,7 @@ def run_up(args: argparse.Namespace) -> int:
         procs["workers"] = subprocess.Popen(pool)
         gateway_line = ""
         if not args.no_gateway and importlib.util.find_spec("medialoom.clients.gateway"):
-            addr = args.gateway or "127.0.0.1:8570"
+            addr = args.gateway or DEFAULT_LISTEN
             # no secret on this command line: the gateway reads its token from
             # DATA_DIR/gateway-token or MEDIALOOM_GATEWAY_TOKEN (inherited environment)
             gateway = [sys.executable, "-m", "medialoom.clients.gateway", "--listen", addr,

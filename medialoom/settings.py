@@ -11,6 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from medialoom.protocol.constants import DEFAULT_HOST, PORTS
+
 #: setting name -> type; environment variable is MEDIALOOM_<NAME upper>
 KEYS: dict[str, type] = {
     "data_dir": str, "roots": list, "host": str, "clients": str, "workers": str,
@@ -68,7 +70,5 @@ def load(config_file: str | None = None, flags: dict[str, Any] | None = None,
 
 def endpoints(settings: dict[str, Any]) -> dict[str, str]:
     """The four broker endpoints; ``host`` changes the host of the defaults."""
-    host = settings.get("host", "127.0.0.1")
-    return {name: settings.get(name) or f"tcp://{host}:{port}"
-            for name, port in (("clients", 5570), ("workers", 5571), ("events_in", 5572),
-                               ("events_out", 5573))}
+    host = settings.get("host", DEFAULT_HOST)
+    return {name: settings.get(name) or f"tcp://{host}:{port}" for name, port in PORTS.items()}

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgpack
 
+# largest body a peer may send on the client channel; larger gets protocol.too_large
+from .constants import MAX_BODY_BYTES as MAX_BODY_BYTES  # SPEC.md 10
 from .errors import RemoteProtocolError
 from .messages import CHANNELS, FIELDS, Event, Message, Progress
 from .values import INT64_MAX, LAX_UNPACK, STRICT_UNPACK
@@ -25,8 +27,6 @@ TAGS = {
     "broker": b"MLW1",
     "event": b"MLE1",
 }
-#: largest body a peer may send on the client channel; larger gets protocol.too_large
-MAX_BODY_BYTES = 1 << 20
 #: hard cap enforced by ZeroMQ itself (ZMQ_MAXMSGSIZE): the connection is dropped
 HARD_MAX_BYTES = 64 << 20
 #: class -> its fields typed float (an int there decodes as the float of the same value)

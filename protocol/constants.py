@@ -23,6 +23,8 @@ DEFAULT_PRIORITY = "normal"
 
 #: most rows one page may ask for (LIST, RESULTS, PLAN, FETCH; the gateway's limit too)
 MAX_PAGE = 1000
+#: page size of LIST when none is asked for; of RESULTS and PLAN
+DEFAULT_LIST_LIMIT, DEFAULT_PAGE_LIMIT = 50, 100
 #: largest msgpack body the broker takes on the client channel (HELLO's ``max_body_bytes``)
 MAX_BODY_BYTES = 1 << 20
 

@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .constants import DEFAULT_LIST_LIMIT, DEFAULT_PAGE_LIMIT, MAX_PAGE
+
 Map = dict[str, Any]
 
 # --- client channel: client -> broker ------------------------------------------
@@ -96,7 +98,7 @@ class List:
     rid: int
     status: list[str] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
-    limit: int = 50
+    limit: int = DEFAULT_LIST_LIMIT
     offset: int = 0
     order: str = "-created"
 
@@ -117,7 +119,7 @@ class Results:
     rid: int
     job: str
     status: list[str] = field(default_factory=list)
-    limit: int = 100
+    limit: int = DEFAULT_PAGE_LIMIT
     offset: int = 0
 
 
@@ -129,7 +131,7 @@ class Plan:
     rid: int
     job: str
     status: list[str] = field(default_factory=list)
-    limit: int = 100
+    limit: int = DEFAULT_PAGE_LIMIT
     offset: int = 0
 
 
@@ -271,7 +273,7 @@ class Fetch:
     what: str
     source: str
     offset: int = 0
-    limit: int = 1000
+    limit: int = MAX_PAGE
     status: list[str] = field(default_factory=list)
 
 

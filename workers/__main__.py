@@ -8,6 +8,7 @@ import os
 import sys
 
 from medialoom import settings
+from medialoom.protocol.constants import PORTS
 
 from .pool import Pool
 
@@ -18,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="worker processes (default: CPU count)")
     p.add_argument("--slots", type=int, help="jobs each process runs at once (default 4)")
     p.add_argument("--broker", metavar="HOST",
-                   help="broker host; uses ports 5571 (workers) and 5572 (events)")
+                   help=f"broker host; uses ports {PORTS['workers']} (workers) and "
+                   f"{PORTS['events_in']} (events)")
     p.add_argument("--workers", help="broker worker endpoint (overrides --broker)")
     p.add_argument("--events-in", help="broker events-in endpoint (overrides --broker)")
     p.add_argument("--kind", action="append", default=[], help="serve only these kinds")

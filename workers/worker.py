@@ -27,6 +27,7 @@ import zmq.asyncio
 
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
+from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
 from medialoom.sockets import BULK_HWM, make_socket
 
@@ -380,8 +381,8 @@ def _failed(ctx: JobContext, code: str, message: str, retry: bool,
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m medialoom.workers.worker",
                                 description="One medialoom worker process (the pool starts these).")
-    p.add_argument("--workers", default="tcp://127.0.0.1:5571", help="broker worker endpoint")
-    p.add_argument("--events", default="tcp://127.0.0.1:5572", help="broker events-in endpoint")
+    p.add_argument("--workers", default=DEFAULT_WORKERS, help="broker worker endpoint")
+    p.add_argument("--events", default=DEFAULT_EVENTS_IN, help="broker events-in endpoint")
     p.add_argument("--slots", type=int, default=4, help="jobs this process runs at once")
     p.add_argument("--kind", action="append", default=[], help="serve only these kinds")
     p.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds")

@@ -22,10 +22,11 @@ import sys
 from aiohttp import web
 
 from medialoom import settings
+from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT, DEFAULT_LISTEN, PORTS
 
 from .app import create_app
 from .auth import TOKEN_ENV, TOKEN_FILE, load_or_create_token, token_from_env
-from .config import AUTH_MODES, DEFAULT_LISTEN, GatewayConfig, parse_listen
+from .config import AUTH_MODES, GatewayConfig, parse_listen
 from .security import HostPolicy
 
 RET_OK, RET_BIND, RET_USAGE = 0, 1, 2
@@ -41,9 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         "command line. Exit codes: 0 stopped, 1 cannot bind, 2 bad usage."))
     p.add_argument("--listen", metavar="HOST:PORT",
                    help=f"address to listen on (default {DEFAULT_LISTEN}; port 0 picks one)")
-    p.add_argument("--broker", metavar="HOST", help="broker host (ports 5570 and 5573)")
-    p.add_argument("--endpoint", help="broker client endpoint (default tcp://127.0.0.1:5570)")
-    p.add_argument("--events", help="broker events-out endpoint (default tcp://127.0.0.1:5573)")
+    p.add_argument("--broker", metavar="HOST",
+                   help=f"broker host (ports {PORTS['clients']} and {PORTS['events_out']})")
+    p.add_argument("--endpoint", help=f"broker client endpoint (default {DEFAULT_CLIENTS})")
+    p.add_argument("--events", help=f"broker events-out endpoint (default {DEFAULT_EVENTS_OUT})")
     p.add_argument("--data-dir", help=f"where {TOKEN_FILE} is kept")
     p.add_argument("--auth", choices=AUTH_MODES,
                    help="auto (default): token required unless listening on loopback")

@@ -13,11 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from medialoom.clients.client import TERMINAL, ClientError
+from medialoom.clients.client import ClientError
+from medialoom.protocol.constants import DEFAULT_PAGE_LIMIT, JOB_STATUSES, TERMINAL_STATUSES
 from medialoom.protocol.errors import BrokerUnavailable
 
 from .errors import ApiError, BadRequest
-from .inputs import STATUSES, field, json_body, page, query_list, reject_unknown, string_list
+from .inputs import field, json_body, page, query_list, reject_unknown, string_list
 from .jsonio import json_response
 from .keys import CONFIG, COUNTERS, HUB, WEBSOCKETS, client_of
 from .security import REFUSALS
@@ -73,7 +74,7 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def list_jobs(request: web.Request) -> web.Response:
     """GET /api/v1/jobs: a page of jobs, filtered by status and kind."""
-    status = query_list(request, "status", STATUSES)
+    status = query_list(request, "status", JOB_STATUSES)
     kind = query_list(request, "kind")
     limit, offset = page(request)
     order = order_param(request.query.get("order_by") or request.query.get("order"))
@@ -88,7 +89,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def job_results(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/{id}/results: a page of item results, optionally by item status."""
-    limit, offset = page(request, 100)
+    limit, offset = page(request, DEFAULT_PAGE_LIMIT)
     data = await client_of(request).results(request.match_info["id"],
                                             query_list(request, "status"), limit, offset)
     return json_response({**data, "limit": limit, "offset": offset})
@@ -96,7 +97,7 @@ async def job_results(request: web.Request) -> web.Response:
 
 async def job_plan(request: web.Request) -> web.Response:
     """GET /api/v1/jobs/{id}/plan: a page of a file-changing job's planned operations."""
-    limit, offset = page(request, 100)
+    limit, offset = page(request, DEFAULT_PAGE_LIMIT)
     data = await client_of(request).plan(request.match_info["id"],
                                          status=query_list(request, "status"),
                                          limit=limit, offset=offset)
@@ -106,13 +107,13 @@ async def job_plan(request: web.Request) -> web.Response:
 async def cancel_job(request: web.Request) -> web.Response:
     """POST /api/v1/jobs/{id}/cancel: 200 if it ended at once, 202 while a worker stops it."""
     job = await client_of(request).cancel(request.match_info["id"])
-    return json_response({"job": job}, status=200 if job["status"] in TERMINAL else 202)
+    return json_response({"job": job}, status=200 if job["status"] in TERMINAL_STATUSES else 202)
 
 
 async def finished_job(request: web.Request, action: str) -> dict[str, Any]:
     """The job named in the URL; 409 job.not_finished if it is still queued or running."""
     job = await client_of(request).status(request.match_info["id"])
-    if job["status"] not in TERMINAL:
+    if job["status"] not in TERMINAL_STATUSES:
         raise ApiError(409, "job.not_finished", f"job {job['id']} is {job['status']}; "
                        f"cancel it or wait for it to end before {action}", {"job": job["id"]})
     return job

@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from medialoom.clients.client import TERMINAL
+from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
 
 from .api import order_param, start_job
 from .errors import BadRequest
-from .inputs import STATUSES, field, json_body, page, query_list, reject_unknown, string_list
+from .inputs import field, json_body, page, query_list, reject_unknown, string_list
 from .jsonio import json_response
 from .keys import client_of
 
@@ -120,13 +120,13 @@ async def cancel_batch(request: web.Request) -> web.Response:
     """DELETE /batch/{id}: cancel; waits up to 2 s for the worker to stop at a checkpoint."""
     client = client_of(request)
     job = await client.cancel(request.match_info["id"])
-    if job["status"] not in TERMINAL:
+    if job["status"] not in TERMINAL_STATUSES:
         try:
             job = await asyncio.wait_for(client.wait(job["id"], poll_s=CANCEL_WAIT_S),
                                          CANCEL_WAIT_S)
         except TimeoutError:
             job = await client.status(job["id"])
-    done = job["status"] in TERMINAL
+    done = job["status"] in TERMINAL_STATUSES
     return json_response({
         "status": job["status"] if done else "cancelling", "job_id": job["id"],
         "message": "Job cancelled successfully" if done else
@@ -136,7 +136,7 @@ async def cancel_batch(request: web.Request) -> web.Response:
 
 async def list_batch_jobs(request: web.Request) -> web.Response:
     """GET /jobs: ``{jobs, total, limit, offset}``, newest first by created_at (or updated_at)."""
-    status = query_list(request, "status", STATUSES)
+    status = query_list(request, "status", JOB_STATUSES)
     limit, offset = page(request)
     order = order_param(request.query.get("order_by"), "-created")
     if not order.startswith("-") and request.query.get("order", "desc") == "desc":
@@ -152,7 +152,7 @@ async def batch_stats(request: web.Request) -> web.Response:
     st = await client_of(request).stats()
     counts = st["counts"]
     return json_response({
-        "total_jobs": st["total"], **{s: counts.get(s, 0) for s in STATUSES},
+        "total_jobs": st["total"], **{s: counts.get(s, 0) for s in JOB_STATUSES},
         "total_files_processed": st["items_processed"], "success_rate": st["success_rate"],
         "average_duration_seconds": st["mean_duration_s"]})
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from medialoom.clients.client import DEFAULT_CLIENTS, DEFAULT_EVENTS
+from medialoom.protocol.constants import (
+    DEFAULT_CLIENTS,
+    DEFAULT_EVENTS_OUT,
+    DEFAULT_HOST,
+    GATEWAY_PORT,
+)
 
-DEFAULT_LISTEN = "127.0.0.1:8570"
+from .webhook_config import WebhooksConfig
+
 AUTH_MODES = ("auto", "always", "never")
 
 
@@ -15,7 +21,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT``, ``[V6]:PORT``, ``:PORT`` (all interfaces) or ``PORT`` (loopback)."""
     text = text.strip()
     if text.isdigit():
-        return "127.0.0.1", int(text)
+        return DEFAULT_HOST, int(text)
     if text.startswith("["):
         host, _, port = text[1:].partition("]:")
     else:
@@ -68,10 +74,10 @@ def is_loopback(host: str) -> bool:
 class GatewayConfig:
     """Where to listen, which broker to use, and how to authenticate."""
 
-    host: str = "127.0.0.1"
-    port: int = 8570
+    host: str = DEFAULT_HOST
+    port: int = GATEWAY_PORT
     endpoint: str = DEFAULT_CLIENTS
-    events: str = DEFAULT_EVENTS
+    events: str = DEFAULT_EVENTS_OUT
     data_dir: str = ""
     #: bearer token; None: read or create DATA_DIR/gateway-token
     token: str | None = None
@@ -85,6 +91,8 @@ class GatewayConfig:
     allowed_hosts: tuple[str, ...] = ()
     #: where the token came from, for the start-up banner (a file path or an env variable)
     token_from: str = ""
+    #: the Sonarr/Radarr webhooks: secret, what they start, path mappings ([webhooks] table)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:

@@ -6,12 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
+from medialoom.protocol.constants import DEFAULT_LIST_LIMIT, MAX_PAGE
+
 from .errors import ApiError, BadRequest
 from .jsonio import JsonError, loads
 from .keys import COUNTERS
-
-MAX_PAGE = 1000
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
 
 async def json_body(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
@@ -106,7 +105,7 @@ def query_list(request: web.Request, name: str,
     return values
 
 
-def page(request: web.Request, default_limit: int = 50) -> tuple[int, int]:
+def page(request: web.Request, default_limit: int = DEFAULT_LIST_LIMIT) -> tuple[int, int]:
     """``(limit, offset)`` from the query string."""
     return (query_int(request, "limit", default_limit, 1, MAX_PAGE),
             query_int(request, "offset", 0, 0, 2**62))

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from medialoom.protocol.constants import DEFAULT_PRIORITY, JOB_STATUSES, MAX_PAGE, PRIORITIES
+
 from .jsonio import json_response
 
 Schema = dict[str, Any]
@@ -31,8 +33,8 @@ def obj(props: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) 
 STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 BOOL = {"type": "boolean"}
 NSTR, NNUM = {"type": ["string", "null"]}, {"type": ["number", "null"]}
-STATUS = {"type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled"]}
-PRIORITY = {"type": "string", "enum": ["webhook", "high", "normal", "low"], "default": "normal"}
+STATUS = {"type": "string", "enum": list(JOB_STATUSES)}
+PRIORITY = {"type": "string", "enum": list(PRIORITIES), "default": DEFAULT_PRIORITY}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": obj({"code": STR, "message": STR, "details": {}}, ("code", "message")),
@@ -187,7 +189,7 @@ def q(name: str, description: str, schema: Schema | None = None) -> Schema:
 
 
 JOB_ID = {"name": "id", "in": "path", "required": True, "schema": STR}
-PAGING = [q("limit", "page size, 1..1000", INT), q("offset", "rows to skip", INT)]
+PAGING = [q("limit", f"page size, 1..{MAX_PAGE}", INT), q("offset", "rows to skip", INT)]
 ITEM_STATUS = q("status", "item statuses, comma-separated or repeated (e.g. failed)")
 
 

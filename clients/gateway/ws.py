@@ -38,6 +38,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from medialoom.clients.client import ClientError
+from medialoom.protocol.constants import MAX_PAGE
 from medialoom.protocol.errors import BrokerUnavailable
 
 from .hub import CLOSE, EventHub, Subscriber
@@ -102,8 +103,8 @@ async def handle_message(hub: EventHub, sub: Subscriber, text: str) -> None:
             if not isinstance(since, dict) or not all(
                     isinstance(v, int) and not isinstance(v, bool) for v in since.values()):
                 since = {}
-            if not isinstance(limit, int) or not 1 <= limit <= 1000:
-                sub.push(_error("limit must be an integer 1..1000"))
+            if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+                sub.push(_error(f"limit must be an integer 1..{MAX_PAGE}"))
                 return
             await subscribe_all(hub, sub, since, limit)
         elif not isinstance(since, int) or isinstance(since, bool) or since < 0:
