@@ -16,7 +16,7 @@ from typing import Any
 from medialoom.languages import NO_LANGUAGE, code_of
 
 from . import CHECKS, KindSpec, ParamSpec
-from .probe import WALK_PARAMS
+from .walking import walk_params
 
 #: the token in ``languages`` that stands for the item's original language
 ORIGINAL = "original"
@@ -25,6 +25,7 @@ HARDLINK_POLICIES = ("skip", "break", "edit")
 MATROSKA_EXTENSIONS = ("mkv", "mk3d", "webm")
 #: MP4 files (remuxed with ffmpeg into a new file that replaces the old one)
 MP4_EXTENSIONS = ("mp4", "m4v")
+DEFAULT_EXTENSIONS = ("mkv", "mp4", "m4v")
 DEFAULT_LANGUAGES = [ORIGINAL, "eng"]
 _RAW_CODE = re.compile(r"[a-z]{3}")
 
@@ -76,10 +77,7 @@ SPEC = KindSpec(
         "hardlinks": ParamSpec("str", "skip", "a file with other hard links (a seeding "
                                "download): skip it, break the link (edit a copy), or edit "
                                "it in place (changes every link)", choices=HARDLINK_POLICIES),
-        **WALK_PARAMS,
-        "extensions": ParamSpec("list", [*MATROSKA_EXTENSIONS[:1], *MP4_EXTENSIONS],
-                                "extensions of the files to edit (without the dot; mkv, "
-                                "mk3d, webm, mp4 and m4v can be edited)"),
+        **walk_params(DEFAULT_EXTENSIONS),
     },
     changes_files=True,
     outcomes={"changed": "ok", "planned": "ok", "unchanged": "ok", "skipped": "skipped",
