@@ -3,7 +3,8 @@
 ``create_app(config)`` wires the middlewares — JSON errors (outermost), the
 Host check, the bearer token when auth is required, then the write guard
 (same-origin or token, JSON only; security.py) — the strict response headers,
-the REST, compatibility, WebSocket and OpenAPI routes and the static web UI.
+the REST, compatibility, webhook (webhooks.py), WebSocket and OpenAPI routes and
+the static web UI.
 The broker client and the event hub are opened in a cleanup context and
 websockets are closed with 1001 GOING_AWAY on shutdown.
 """
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from medialoom.clients.client import AsyncClient
 
-from . import api, compat
+from . import api, compat, webhooks
 from .auth import auth_middleware, load_or_create_token
 from .config import GatewayConfig
 from .errors import error_middleware
@@ -74,7 +75,7 @@ def create_app(config: GatewayConfig) -> web.Application:
     middlewares = [error_middleware, host_middleware]
     if config.auth_required:
         token = token or load_or_create_token(config.data_dir)
-        middlewares.append(auth_middleware(token))
+        middlewares.append(webhooks.exempt(auth_middleware(token)))  # they check their own
     middlewares.append(write_guard)
     app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[CONFIG] = config
@@ -87,6 +88,7 @@ def create_app(config: GatewayConfig) -> web.Application:
     app.on_shutdown.append(close_websockets)
     api.add_routes(app)
     compat.add_routes(app)
+    webhooks.add_routes(app, config.webhooks)
     app.router.add_get("/api/v1/ws", websocket)
     app.router.add_get("/api/v1/openapi.json", openapi_json)
     app.router.add_get("/", index)
