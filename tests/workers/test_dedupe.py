@@ -59,7 +59,7 @@ async def test_reports_groups_reclaimable_bytes_and_ignores_hard_links(tmp_path:
     assert all(i["status"] == "duplicate" for i in got.values())
     assert result["groups"] == 2 and result["duplicates"] == 3
     assert result["reclaimable_bytes"] == 2 * 3 * PARTIAL_BYTES + 5000
-    assert result["files"] == 8  # the two empty files are below min_size 1
+    assert result["files"] == 8 and result["ignored_by"] == {"size": 2}  # the empty files
     assert result["largest_groups"][0]["keep"] == str(tmp_path / "music" / "a.mp3")
 
 
@@ -197,3 +197,38 @@ async def test_overlapping_job_paths_count_each_file_once(tmp_path: Path) -> Non
     nested, _ = await run_kind(KIND, [tmp_path / "music", tmp_path, tmp_path / "x"],
                                [tmp_path], job_id="nested")
     assert nested == once
+
+
+# --- the walk filters (fileops.walk) -----------------------------------------------------------
+
+
+def relative(rows: list[dict], root: Path) -> set[str]:
+    return {os.path.relpath(row["path"], root) for row in rows}
+
+
+def filter_library(root: Path) -> None:
+    """Duplicate pairs that each filter tells apart: by folder, extension, size and age."""
+    for name, size in (("a.flac", 3000), ("b.mp3", 200)):
+        data = os.urandom(size)
+        put(root / name, data)
+        put(root / "sub" / "deep" / name, data)
+    old = os.urandom(500)
+    put(root / "old.wav", old, OLD)
+    put(root / "Backup" / "old.wav", old, OLD)
+
+
+@pytest.mark.parametrize(("params", "duplicates"), [
+    ({}, {"sub/deep/a.flac", "sub/deep/b.mp3", "Backup/old.wav"}),
+    ({"pattern": "**/*.flac"}, {"sub/deep/a.flac"}),
+    ({"exclude": ["backup/"]}, {"sub/deep/a.flac", "sub/deep/b.mp3"}),
+    ({"extensions": ["mp3", "wav"]}, {"sub/deep/b.mp3", "Backup/old.wav"}),
+    ({"min_size": 1000}, {"sub/deep/a.flac"}),
+    ({"max_age_days": 7}, {"sub/deep/a.flac", "sub/deep/b.mp3"}),
+    ({"recursive": False}, set()),
+])
+async def test_walk_filters_choose_the_files_compared(tmp_path: Path, params: dict,
+                                                      duplicates: set[str]) -> None:
+    filter_library(tmp_path)
+    result, ctx = await run_kind(KIND, [tmp_path], [tmp_path], keep="shortest_path", **params)
+    assert relative(items(ctx._reporter), tmp_path) == duplicates
+    assert result["duplicates"] == len(duplicates)

@@ -234,3 +234,29 @@ def test_rollback_after_a_cancelled_organize_with_real_processes(
             assert not (system.root / "sorted").exists()
     finally:
         system.stop()
+
+
+# --- the walk filters (fileops.walk) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("params", "planned"), [
+    ({}, {"photo.JPG", "clip.mkv", "paper.pdf", "backup.zip", "design.psd", "notes.xyz",
+          "book.epub", "song.flac"}),
+    ({"pattern": "**/*.mkv"}, {"clip.mkv"}),
+    ({"pattern": "deep/**"}, {"song.flac"}),  # relative to the job path
+    ({"exclude": ["deep/", "*.p?f"]}, {"photo.JPG", "clip.mkv", "backup.zip", "design.psd",
+                                       "notes.xyz", "book.epub"}),
+    ({"extensions": ["jpg", "zip"]}, {"photo.JPG", "backup.zip"}),
+    ({"max_age_days": (time.time() - JAN_2020) / 86400 - 1}, {"clip.mkv", "backup.zip",
+                                                               "song.flac"}),
+    ({"min_size": 5}, {"song.flac"}),
+    ({"recursive": False, "pattern": "*.[jp]*"}, {"photo.JPG", "paper.pdf", "design.psd"}),
+])
+async def test_walk_filters_choose_the_files_moved(tmp_path: Path, params: dict,
+                                                   planned: set[str]) -> None:
+    mixed_inbox(tmp_path)
+    before = tree(tmp_path)
+    _, ctx = await run_kind(KIND, [tmp_path / "inbox"], [tmp_path], dry_run=True,
+                            dest=str(tmp_path / "sorted"), **params)
+    assert {os.path.basename(r["src"]) for r in plan(ctx._reporter)} == planned
+    assert tree(tmp_path) == before

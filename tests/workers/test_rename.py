@@ -389,3 +389,43 @@ async def test_cancel_while_planning_changes_nothing(tmp_path: Path) -> None:
         await KIND.run(ctx)
     assert "j1" not in ctx._reporter.complete and ctx._reporter.items == []
     assert tree(tmp_path) == before
+
+
+# --- the walk filters (fileops.walk) -----------------------------------------------------------
+
+
+def filter_library(root: Path) -> dict[str, str]:
+    """Tagged tracks in folders, one old and one large: original rel path -> new name."""
+    tracks = {"a.flac": "A", "b.mp3": "B", "sub/c.flac": "C", "sub/deep/d.flac": "D",
+              "sub/e.mp3": "E", "Live/f.flac": "F"}
+    for rel, artist in tracks.items():
+        write_track(root / rel, {"artist": artist, "title": "Song"})
+    year_ago = os.path.getmtime(root / "b.mp3") - 400 * 86400
+    os.utime(root / "sub" / "e.mp3", (year_ago, year_ago))
+    with (root / "sub" / "c.flac").open("ab") as fh:
+        fh.write(bytes(100_000))
+    return {rel: f"{artist} - Song{os.path.splitext(rel)[1]}" for rel, artist in tracks.items()}
+
+
+@pytest.mark.parametrize(("params", "touched", "ignored"), [
+    ({"pattern": "**/*.flac"}, {"a.flac", "sub/c.flac", "sub/deep/d.flac", "Live/f.flac"},
+     {"pattern": 2}),
+    ({"pattern": "sub/**/*.flac"}, {"sub/c.flac", "sub/deep/d.flac"}, {"pattern": 4}),
+    ({"pattern": "*/*.flac"}, {"sub/c.flac", "Live/f.flac"}, {"pattern": 4}),
+    ({"exclude": ["live/", "deep"]}, {"a.flac", "b.mp3", "sub/c.flac", "sub/e.mp3"},
+     {}),  # the folders are not entered
+    ({"min_size": 100_000}, {"sub/c.flac"}, {"size": 5}),
+    ({"max_age_days": 30}, {"a.flac", "b.mp3", "sub/c.flac", "sub/deep/d.flac",
+                            "Live/f.flac"}, {"age": 1}),
+    ({"extensions": ["MP3"]}, {"b.mp3", "sub/e.mp3"}, {"extension": 4}),
+    ({"recursive": False}, {"a.flac", "b.mp3"}, {}),
+])
+async def test_walk_filters_choose_the_files_renamed(tmp_path: Path, params: dict,
+                                                     touched: set[str], ignored: dict) -> None:
+    new_names = filter_library(tmp_path)
+    result, _ = await run_kind(KIND, [tmp_path], [tmp_path], **params)
+    for rel, new in new_names.items():
+        renamed = (tmp_path / rel).parent / new
+        assert exists(renamed) == (rel in touched) != exists(tmp_path / rel), rel
+    assert result["renamed"] == len(touched) and result["operations"] == len(touched)
+    assert result["ignored_by"] == ignored

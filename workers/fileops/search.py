@@ -45,6 +45,7 @@ class Found:
     files: int = 0
     hashed_bytes: int = 0
     compared_bytes: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)  # files the filters left out
 
 
 async def find_duplicates(ctx: JobContext, paths: list[str], skip: frozenset[str],
@@ -64,7 +65,7 @@ async def find_duplicates(ctx: JobContext, paths: list[str], skip: frozenset[str
     while await ctx.run_blocking(index_next):
         ctx.set_current(f"indexing: {index.files} files")
         await ctx.checkpoint()
-    found = Found(files=index.files)
+    found = Found(files=index.files, ignored=dict(sorted(walk.ignored.items())))
     groups = index.candidates()
     small = [g for g in groups if len(g) <= COMPARE_MAX]
     try:  # small groups are compared (reads) while larger ones are hashed (CPU)

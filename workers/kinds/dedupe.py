@@ -85,7 +85,7 @@ def summarize(found: Found) -> dict[str, Any]:
     """The result summary: groups, duplicates, reclaimable bytes, largest groups."""
     reclaim = [(sum(r.st.st_size for r in g[1:]), g) for g in found.groups]
     largest = sorted(reclaim, key=lambda x: (-x[0], x[1][0].path))[:LARGEST_GROUPS]
-    return {"files": found.files, "groups": len(found.groups),
+    return {"files": found.files, "ignored_by": found.ignored, "groups": len(found.groups),
             "duplicates": sum(len(r.names) for g in found.groups for r in g[1:]),
             "reclaimable_bytes": sum(b for b, _ in reclaim), "hashed_bytes": found.hashed_bytes,
             "compared_bytes": found.compared_bytes,

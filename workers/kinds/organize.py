@@ -171,6 +171,7 @@ async def planner(ctx: JobContext, paths: list[str], dest: str, opts: OrganizeOp
     while rows := await ctx.run_blocking(plan_next):
         ctx.set_current(rows[-1]["src"])
         yield rows
+    ctx.result["ignored_by"] = dict(sorted(walk.ignored.items()))
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:

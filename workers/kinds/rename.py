@@ -119,6 +119,7 @@ async def planner(ctx: JobContext, paths: list[str], opts: RenameOptions
     while rows := await ctx.run_blocking(plan_next, walk, opts, claims):
         ctx.set_current(rows[-1]["src"])
         yield rows
+    ctx.result["ignored_by"] = dict(sorted(walk.ignored.items()))
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:
