@@ -6,6 +6,7 @@ frozen config of each process and passed down.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -19,7 +20,7 @@ KEYS: dict[str, type] = {
     "events_in": str, "events_out": str, "heartbeat_interval_s": float,
     "heartbeat_liveness": int, "max_attempts": int, "queue_max": int,
     "retention_days": float, "sync": str, "slots": int, "gateway": str, "auth": str,
-    "gateway_hosts": list,
+    "gateway_hosts": list, "webhooks": dict, "webhook_secret": str,
 }
 #: list settings whose environment form is not split on os.pathsep (host:port has a colon)
 LIST_SEPARATORS: dict[str, str] = {"gateway_hosts": ","}
@@ -39,6 +40,11 @@ def default_data_dir() -> str:
 
 def _coerce(name: str, value: Any) -> Any:
     kind = KEYS[name]
+    if kind is dict:  # a TOML table; its environment form is JSON (MEDIALOOM_WEBHOOKS='{...}')
+        value = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, dict):
+            raise ValueError(f"setting {name} must be a table")
+        return dict(value)
     if kind is list:
         if isinstance(value, str):
             return [v for v in value.split(LIST_SEPARATORS.get(name, os.pathsep)) if v]

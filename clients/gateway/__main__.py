@@ -28,6 +28,7 @@ from .app import create_app
 from .auth import TOKEN_ENV, TOKEN_FILE, load_or_create_token, token_from_env
 from .config import AUTH_MODES, GatewayConfig, parse_listen
 from .security import HostPolicy
+from .webhook_config import webhooks_config
 
 RET_OK, RET_BIND, RET_USAGE = 0, 1, 2
 log = logging.getLogger("medialoom.gateway")
@@ -77,7 +78,8 @@ def config_from(args: argparse.Namespace) -> GatewayConfig:
     return GatewayConfig(host=host, port=port, endpoint=ep["clients"], events=ep["events_out"],
                          data_dir=data_dir, token=token, token_from=where,
                          auth=s.get("auth") or "auto", timeout_s=args.timeout,
-                         allowed_hosts=tuple(s.get("gateway_hosts") or ()))
+                         allowed_hosts=tuple(s.get("gateway_hosts") or ()),
+                         webhooks=webhooks_config(s.get("webhooks"), s.get("webhook_secret") or ""))
 
 
 def banner(config: GatewayConfig, port: int) -> str:
@@ -96,6 +98,8 @@ def banner(config: GatewayConfig, port: int) -> str:
     return (f"medialoom gateway: {url}  (broker {config.endpoint}, events {config.events})\n"
             f"  token: {need}\n"
             f"  hosts: {hosts}  (--allow-host NAME adds one)\n"
+            f"  webhooks: {url}api/v1/webhooks/sonarr and /radarr (password: the token"
+            f"{' or webhooks.secret' if config.webhooks.secret else ''})\n"
             f"  open {url}{hint}")
 
 

@@ -11,16 +11,26 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
 from medialoom.clients.gateway.webhook_config import WebhooksConfig, webhooks_config
 from medialoom.clients.gateway.webhook_store import FILE
-from tests.gateway.conftest import JSON, gateway_config, open_client, wait_job
+from tests.gateway.conftest import (
+    JSON,
+    gateway_config,
+    open_client,
+    run_gateway,
+    stop_gateway,
+    wait_job,
+)
 from tests.gateway.webhook_payloads import (
     radarr_download,
     radarr_test,
@@ -588,3 +598,56 @@ async def test_the_webhook_job_runs_ahead_of_queued_normal_jobs(tmp_path: Path) 
 async def test_the_webhook_job_runs_ahead_of_queued_normal_jobs_of_other_kinds(
         tmp_path: Path) -> None:
     assert_hook_first(await run_queue(tmp_path, "sleep"))
+
+
+# --- the gateway process: settings from config.toml and the environment -------------------
+
+
+def write_config(tmp_path: Path, system: System, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace("LIB", str(system.root)))
+    return path
+
+
+async def test_the_gateway_process_takes_webhook_settings_from_config_toml(
+        broker_only: System, tmp_path: Path) -> None:
+    library(broker_only)
+    config = write_config(tmp_path, broker_only, """
+[webhooks]
+secret = "from-the-file"
+
+[webhooks.sonarr]
+priority = "high"
+path_map = [{ remote = "/tv", local = "LIB/tv" }]
+""")
+    gp = run_gateway(broker_only, tmp_path / "gw", "--config", str(config),
+                     env={"MEDIALOOM_WEBHOOK_SECRET": "from-the-environment"})
+    try:
+        assert "webhooks: http://" in "".join(gp.output)
+        async with aiohttp.ClientSession() as http:
+            url = gp.url + "api/v1/webhooks/sonarr"
+            async with http.post(url, json=sonarr_download(EP1),
+                                 headers=basic("from-the-environment")) as r:
+                answer = await r.json()
+                assert r.status == 202, answer
+            async with http.post(url, json=sonarr_test(), headers=basic("from-the-file")) as r:
+                assert r.status == 401  # the environment's secret wins
+            async with http.post(url, json=sonarr_test(), headers=basic(gp.token)) as r:
+                assert r.status == 200  # the gateway token always works
+            async with http.get(gp.url + f"api/v1/jobs/{answer['id']}") as r:
+                started = await r.json()
+        assert started["priority"] == "high"
+        assert started["paths"] == [str(broker_only.root / "tv" / "Frieren" / EP1)]
+    finally:
+        assert stop_gateway(gp) == 0
+
+
+def test_bad_webhook_settings_stop_the_gateway_with_exit_2(broker_only: System,
+                                                           tmp_path: Path) -> None:
+    config = write_config(tmp_path, broker_only, '[webhooks.sonarr]\npriority = "urgent"\n')
+    done = subprocess.run([sys.executable, "-m", "medialoom.clients.gateway", "--listen",
+                           "127.0.0.1:0", "--endpoint", broker_only.clients, "--data-dir",
+                           str(tmp_path / "gw"), "--config", str(config)],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2, done
+    assert "webhooks.sonarr.priority" in done.stderr
