@@ -102,25 +102,20 @@ def _apply_rows(rows: list[dict[str, Any]], verify_hash: bool
     return [apply_op(row, verify_hash=verify_hash) for row in rows]
 
 
-async def _outcomes(ctx: JobContext, rows: list[dict[str, Any]], verify_hash: bool
-                    ) -> list[tuple[str, str, dict[str, Any], float] | None]:
-    """File rows in one thread call per run of them; tool rows (toolops.py) awaited."""
-    out: list[tuple[str, str, dict[str, Any], float] | None] = []
-    for tool, run in itertools.groupby(rows, is_tool_row):
-        group = list(run)
-        out += await apply_tool_rows(ctx, group) if tool else \
-            await ctx.run_blocking(_apply_rows, group, verify_hash)
-    return out
-
-
 async def _apply_chunk(ctx: JobContext, rows: list[dict[str, Any]], counts: Counter[str],
                        verify_hash: bool) -> None:
-    outcomes = await _outcomes(ctx, rows, verify_hash)
-    for row, outcome in zip(rows, outcomes, strict=True):
-        if outcome is None:  # a tool row not started: a cancel came first
-            continue
+    def report(row: dict[str, Any], outcome: tuple[str, str, dict[str, Any], float]) -> None:
         status, message, details, ms = outcome
         ctx.item(row["src"] or row["dst"], status, message, duration_ms=ms, details=details,
                  index=row["i"])
         counts[status] += 1
+
+    for tool, run in itertools.groupby(rows, is_tool_row):
+        group = list(run)
+        if tool:  # awaited, each reported as it finishes (toolops.py)
+            await apply_tool_rows(ctx, group, report)
+            continue
+        for row, outcome in zip(group, await ctx.run_blocking(_apply_rows, group, verify_hash),
+                                strict=True):
+            report(row, outcome)
     await ctx.checkpoint()

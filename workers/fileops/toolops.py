@@ -15,17 +15,21 @@ imported on first use so fileops stays light; the module provides:
 
 fileops.plan applies consecutive planned rows of these ops at most
 TOOL_CONCURRENCY at a time (distinct files: a plan names each file once),
-starting none once a cancel arrived; undo.reverse_row hands them to
-``reverse``.
+reporting each as it finishes and starting none once a cancel arrived;
+undo.reverse_row hands them to ``reverse``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from medialoom.workers.errors import JobCancelled
 
 if TYPE_CHECKING:
     from medialoom.workers.context import JobContext
@@ -51,21 +55,28 @@ def is_tool_row(row: dict[str, Any]) -> bool:
     return row.get("op") in TOOL_OPS and row.get("status") == "planned"
 
 
-async def apply_tool_rows(ctx: JobContext, rows: list[dict[str, Any]]
-                          ) -> list[Outcome | None]:
-    """Apply tool rows, TOOL_CONCURRENCY at a time; None for a row not started (cancel)."""
+async def apply_tool_rows(ctx: JobContext, rows: list[dict[str, Any]],
+                          report: Callable[[dict[str, Any], Outcome], None]) -> None:
+    """Apply tool rows, TOOL_CONCURRENCY at a time, reporting each as it finishes.
+
+    Once a cancel arrived no further row starts; the ones running finish (or
+    are killed with the task when the cancel grace runs out) and the caller's
+    next checkpoint raises JobCancelled.
+    """
     slots = asyncio.Semaphore(TOOL_CONCURRENCY)
 
-    async def one(row: dict[str, Any]) -> Outcome | None:
+    async def one(row: dict[str, Any]) -> None:
         async with slots:
             if ctx.cancelled:
-                return None
+                return
             outcome: Outcome = await tool_module(row["op"]).apply(ctx, row)
-            return outcome
+        report(row, outcome)
+        with contextlib.suppress(JobCancelled):  # publish progress; raised after the group
+            await ctx.checkpoint()
 
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(row)) for row in rows]
+            for row in rows:
+                group.create_task(one(row))
     except BaseExceptionGroup as exc:  # an unexpected error: raise it as it is
         raise exc.exceptions[0] from None
-    return [task.result() for task in tasks]
