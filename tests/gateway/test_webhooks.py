@@ -39,6 +39,7 @@ from tests.gateway.webhook_payloads import (
     sonarr_test,
 )
 from tests.support import System, make_system
+from tests.video_fixtures import Videos, default_audio, place, videos  # noqa: F401, F811 (fixture)
 
 pytestmark = pytest.mark.e2e
 TOKEN = "the-gateway-token-of-these-tests"
@@ -651,3 +652,74 @@ def test_bad_webhook_settings_stop_the_gateway_with_exit_2(broker_only: System,
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2, done
     assert "webhooks.sonarr.priority" in done.stderr
+
+
+# --- end to end: the audio-default kind run from a webhook --------------------------------
+
+
+async def test_a_download_makes_the_original_language_the_default_audio_track(
+        system: System, tmp_path: Path, videos: Videos) -> None:  # noqa: F811
+    tv, movies = system.root / "tv", system.root / "movies"
+    episode = place(videos["eng_jpn.mkv"], tv / "Frieren" / EP1)
+    anime = place(videos["eng_jpn.mp4"], movies / "Spirited Away (2001)" / "Spirited Away.mp4")
+    english = place(videos["eng_jpn.mkv"], movies / "Heat (1995)" / "Heat.mkv")
+    gw = await open_gateway(system, tmp_path, hooks(system))
+    try:
+        sonarr = await deliver(gw, "sonarr", sonarr_download(EP1), 202)
+        radarr = await deliver(gw, "radarr", radarr_download(
+            "Spirited Away.mp4", folder="/movies/Spirited Away (2001)"), 202)
+        heat = await deliver(gw, "radarr", radarr_download(
+            "Heat.mkv", folder="/movies/Heat (1995)", file_id=77, download_id="H" * 40,
+            original="English"), 202)
+        for answer in (sonarr, radarr, heat):
+            done = await wait_job(gw, answer["id"], timeout_s=60)
+            assert done["status"] == "completed", done
+            assert done["priority"] == "webhook"
+        assert default_audio(episode) == [("eng", False), ("jpn", True)]
+        assert default_audio(anime) == [("eng", False), ("jpn", True)]
+        assert default_audio(english) == [("eng", True), ("jpn", False)]  # English original
+        r = await gw.get(f"/api/v1/jobs/{heat['id']}/results")
+        assert [i["status"] for i in (await r.json())["items"]] == ["unchanged"]
+        r = await gw.get(f"/api/v1/jobs/{sonarr['id']}/plan")
+        op = (await r.json())["ops"][0]
+        assert op["details"]["original_language"] == "jpn"
+        assert [(t["language"], t["default_before"], t["default_after"])
+                for t in op["details"]["tracks"]] == [("eng", True, False), ("jpn", False, True)]
+        # Sonarr retries the delivery: the same job, the file is not edited again
+        before = episode.stat().st_mtime_ns
+        again = await deliver(gw, "sonarr", sonarr_download(EP1), 200)
+        assert again["id"] == sonarr["id"] and episode.stat().st_mtime_ns == before
+    finally:
+        await gw.close()
+
+
+async def test_the_audio_default_webhook_job_runs_before_queued_normal_ones(
+        tmp_path: Path, videos: Videos) -> None:  # noqa: F811
+    system = make_system(tmp_path)
+    system.start_broker()
+    try:
+        system.start_worker(slots=1, kinds=("sleep", "audio-default"))
+        episode = place(videos["eng_jpn.mkv"], system.root / "tv" / "Frieren" / EP1)
+        others = [place(videos["eng_jpn.mkv"], system.root / "batch" / f"{i}.mkv")
+                  for i in range(3)]
+        gw = await open_gateway(system, tmp_path, hooks(system))
+        try:
+            async def start(body: dict[str, Any]) -> str:
+                r = await gw.post("/api/v1/jobs", json=body, headers=JSON)
+                assert r.status == 202, await r.text()
+                return (await r.json())["id"]
+
+            busy = await start({"kind": "sleep", "options": {"seconds": 1.5, "steps": 3}})
+            await wait_job(gw, busy, {"running"})
+            normal = [await start({"kind": "audio-default", "paths": [str(p)],
+                                   "options": {"languages": ["jpn"]}}) for p in others]
+            hook = (await deliver(gw, "sonarr", sonarr_download(EP1), 202))["id"]
+            done = {j: await wait_job(gw, j, timeout_s=60) for j in [busy, *normal, hook]}
+            assert all(d["status"] == "completed" for d in done.values()), done
+            assert all(done[hook]["started"] < done[n]["started"] for n in normal), [
+                (d["priority"], d["started"]) for d in done.values()]
+            assert default_audio(episode) == [("eng", False), ("jpn", True)]
+        finally:
+            await gw.close()
+    finally:
+        system.stop()
