@@ -1,8 +1,19 @@
 """The batch API shape arr-style tools use (seed 001): /batch and /jobs.
 
 ``POST /batch`` starts a scan (or the kind named in the optional ``kind``
-field) with the seed's fields mapped onto job parameters; the status codes are
-the v1 ones (202, 400, 403, 409, 503, 502).  Times are ISO 8601 in UTC.
+field) with the seed's fields mapped onto the walk params every walking kind
+takes (workers/specs/walking.py): ``pattern`` as it is (``**/*.mkv`` globs
+the path relative to the job path), ``filters.min_size_mb`` as ``min_size``,
+``filters.max_age_days``, ``filters.exclude_patterns`` as ``exclude``.  A
+pattern that names one extension (``**/*.mkv``) also sets ``extensions`` to
+it, so the job walks what the pattern says whatever the kind's default
+extensions (scan's are the audio ones).  The status codes are the v1 ones
+(202, 400, 403, 409, 503, 502).  Times are ISO 8601 in UTC.
+
+``estimated_files`` is null in the 202 (the walk has not started); in
+``GET /batch/{id}`` it is the job's total once its walk is done, that is once
+the first item is reported or the job ended (the walking kinds count or plan
+every file before they report one), and null before.
 """
 
 from __future__ import annotations
@@ -13,7 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
+from medialoom.clients.client import ClientError
 from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
+from medialoom.workers.specs.walking import pattern_extension
 
 from .api import order_param, start_job
 from .errors import BadRequest
@@ -24,6 +37,11 @@ from .keys import client_of
 BATCH_FIELDS = ("path", "paths", "kind", "recursive", "pattern", "dry_run", "priority",
                 "filters")
 FILTER_FIELDS = ("min_size_mb", "max_age_days", "exclude_patterns")
+#: the seed field a refused job param came from (start_job names it options.NAME)
+SEED_FIELD_OF = {"options.pattern": "pattern", "options.extensions": "pattern",
+                 "options.recursive": "recursive", "options.min_size": "filters.min_size_mb",
+                 "options.max_age_days": "filters.max_age_days",
+                 "options.exclude": "filters.exclude_patterns"}
 RESULTS_IN_DETAIL = 100
 CANCEL_WAIT_S = 2.0
 
@@ -42,8 +60,10 @@ def batch_params(body: dict[str, Any]) -> dict[str, Any]:
         params["recursive"] = field(body, "recursive", bool, True)
     pattern = field(body, "pattern", str, "")
     if pattern:
-        # the seed's "**/*.mkv" globs paths; scan matches names and has its own recursion
-        params["pattern"] = pattern.rsplit("/", 1)[-1] or "*"
+        params["pattern"] = pattern
+        ext = pattern_extension(pattern)
+        if ext:  # "**/*.mkv": walk the mkv files, whatever the kind's default extensions
+            params["extensions"] = [ext]
     filters = field(body, "filters", dict, {})
     reject_unknown(filters, FILTER_FIELDS, "filters.")
     min_mb = field(filters, "min_size_mb", (int, float), None, "filters.")
@@ -69,12 +89,24 @@ async def create_batch(request: web.Request) -> web.Response:
     paths = string_list(body, "path") + string_list(body, "paths")
     if not paths:
         raise BadRequest("path", "field 'path' is required (a directory under a library root)")
-    job = await start_job(request, field(body, "kind", str, "scan"), paths, batch_params(body),
-                          priority=field(body, "priority", str, "normal"),
-                          dry_run=field(body, "dry_run", bool, False))
+    try:
+        job = await start_job(request, field(body, "kind", str, "scan"), paths,
+                              batch_params(body), priority=field(body, "priority", str, "normal"),
+                              dry_run=field(body, "dry_run", bool, False))
+    except ClientError as exc:  # name the seed's field, not the job param it became
+        if isinstance(exc.details, dict) and exc.details.get("field") in SEED_FIELD_OF:
+            exc.details = {**exc.details, "field": SEED_FIELD_OF[exc.details["field"]]}
+        raise
     return json_response({"status": "started", "job_id": job["id"], "estimated_files": None,
                               "message": "Batch job started"}, status=202,
                              headers={"Location": f"/batch/{job['id']}"})
+
+
+def estimated_files(job: dict[str, Any]) -> int | None:
+    """The job's file count once its walk is done (an item reported or the job ended)."""
+    if job["status"] in TERMINAL_STATUSES or job["progress"]["processed"] > 0:
+        return int(job["progress"]["total"])
+    return None
 
 
 def batch_progress(p: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +138,7 @@ async def get_batch(request: web.Request) -> web.Response:
         "path": job["paths"][0] if job["paths"] else None, "paths": job["paths"],
         "recursive": params.get("recursive"), "pattern": params.get("pattern"),
         "dry_run": job["dry_run"], "priority": job["priority"],
+        "estimated_files": estimated_files(job),
         "progress": batch_progress(job["progress"]),
         "created_at": iso(job["created"]), "started_at": iso(job["started"]),
         "updated_at": iso(job["updated"]), "completed_at": iso(job["finished"]),

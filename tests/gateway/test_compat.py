@@ -39,7 +39,7 @@ async def test_post_batch_starts_a_scan_with_mapped_filters(gw: TestClient,
     assert data["status"] == "started" and data["message"] == "Batch job started"
     assert data["estimated_files"] is None and r.headers["Location"] == f"/batch/{data['job_id']}"
     job = await wait_job(gw, data["job_id"])
-    assert job["params"]["min_size"] == 1024 * 1024 and job["params"]["pattern"] == "*.*"
+    assert job["params"]["min_size"] == 1024 * 1024 and job["params"]["pattern"] == "**/*.*"
     assert job["params"]["exclude"] == ["*sample*"] and job["params"]["max_age_days"] == 30
     assert job["priority"] == "high" and job["progress"]["processed"] == 1  # only the big file
 
@@ -58,6 +58,60 @@ async def test_post_batch_starts_a_scan_with_mapped_filters(gw: TestClient,
     assert (await (await gw.get(f"/jobs/{data['job_id']}")).json())["job_id"] == data["job_id"]
 
 
+def put(path: Path, size: int, age_days: float = 0.0) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * size)
+    if age_days:
+        then = time.time() - age_days * 86400
+        os.utime(path, (then, then))
+    return os.path.realpath(path)
+
+
+def tv_library(lib: Path) -> str:
+    """Episodes, samples, trailers, an old and a small episode, and audio; the one real pick."""
+    pick = put(lib / "Show" / "Season 1" / "S01E01.MKV", 300_000)
+    put(lib / "Show" / "Season 1" / "S01E01.sample.mkv", 300_000)
+    put(lib / "Show" / "Trailers" / "teaser.mkv", 300_000)
+    put(lib / "Show" / "Season 1" / "S01E02.mkv", 300_000, age_days=60)
+    put(lib / "Show" / "Season 1" / "S01E03.mkv", 1000)
+    put(lib / "Show" / "theme.mp3", 300_000)
+    put(lib / "Show" / "S01E04.mp4", 300_000)
+    return pick
+
+
+async def test_post_batch_with_the_seed_body_scans_what_its_pattern_says(
+        gw: TestClient, system: System) -> None:
+    lib = system.root / "tv"
+    pick = await asyncio.to_thread(tv_library, lib)
+    r = await gw.post("/batch", json={
+        "path": str(lib), "recursive": True, "pattern": "**/*.mkv", "dry_run": False,
+        "priority": "normal", "filters": {"min_size_mb": 0.25, "max_age_days": 30,
+                                          "exclude_patterns": ["*sample*", "trailers/"]}})
+    data = await r.json()
+    assert r.status == 202 and data["estimated_files"] is None, data
+    job = await wait_job(gw, data["job_id"])
+    assert job["status"] == "completed" and job["params"]["extensions"] == ["mkv"]
+    assert job["result"]["ignored_by"] == {"age": 1, "exclude": 1, "extension": 2,
+                                           "size": 1}
+    assert job["result"]["excluded_folders"] == 1
+    detail = await (await gw.get(f"/batch/{data['job_id']}")).json()
+    assert [(i["file"], i["status"]) for i in detail["results"]] == [(pick, "success")]
+    assert detail["estimated_files"] == 1 == detail["progress"]["total_files"]
+
+
+def test_estimated_files_is_known_once_the_walk_is_done() -> None:
+    from medialoom.clients.gateway.compat import estimated_files
+
+    def job(status: str, processed: int, total: int) -> dict:
+        return {"status": status, "progress": {"processed": processed, "total": total}}
+
+    assert estimated_files(job("queued", 0, 0)) is None
+    assert estimated_files(job("running", 0, 40)) is None  # still counting
+    assert estimated_files(job("running", 1, 120)) == 120
+    assert estimated_files(job("completed", 0, 0)) == 0
+    assert estimated_files(job("cancelled", 0, 40)) == 40
+
+
 async def test_post_batch_errors_have_the_seed_status_codes(gw_queue: TestClient,
                                                             queue_system: System) -> None:
     root = queue_system.root
@@ -73,6 +127,9 @@ async def test_post_batch_errors_have_the_seed_status_codes(gw_queue: TestClient
               "filters.exclude_patterns"),
              ({"path": str(root / "a"), "filters": {"colour": 1}}, 400, "filters.colour"),
              ({"path": str(root / "a"), "colour": 1}, 400, "colour"),
+             ({"path": str(root / "a"), "pattern": "**.mkv"}, 400, "pattern"),
+             ({"path": str(root / "a"), "filters": {"exclude_patterns": ["[x"]}}, 400,
+              "filters.exclude_patterns"),
              ({"path": "/etc"}, 403, None), ({"path": str(root / "zzz")}, 404, None)]
     for body, status, name in cases:
         r = await gw_queue.post("/batch", json=body)
