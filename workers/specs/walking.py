@@ -92,7 +92,7 @@ def walk_params(extensions: tuple[str, ...], **overrides: Any) -> dict[str, Para
     value becomes the param's default.
     """
     params = {
-        "recursive": ParamSpec("bool", True, "descend into subfolders"),
+        "recursive": ParamSpec("bool", True, "descend into subdirectories"),
         "pattern": ParamSpec(
             "str", "*", "glob on the file's path relative to the job path, case-insensitive: "
             "* and ? do not cross folders, ** does (**/*.mkv: any depth, Live/**: under Live); "
