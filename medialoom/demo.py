@@ -20,7 +20,8 @@ from pathlib import Path
 
 from medialoom.broker.config import BrokerConfig
 from medialoom.clients.client import AsyncClient, Client
-from medialoom.clients.render import console, plan_table, results_table, show_progress
+from medialoom.clients.render_live import show_progress
+from medialoom.clients.render_tables import console, plan_table, results_table
 from medialoom.clients.up import broker_argv
 from medialoom.samplelib import generate
 
