@@ -37,6 +37,7 @@ struct ml_value {
 
 /* value.c */
 const ml_value *ml_getn(const ml_value *map, const char *key, size_t klen);
+ml_value *ml_take(ml_value *map, const char *key); /* removes the entry; NULL if absent */
 
 /* errors (codec.c) */
 void ml_fail(ml_error *err, const char *code, const char *field, const char *fmt, ...)
@@ -79,11 +80,18 @@ unsigned char *mp_write_map_header(unsigned char *out, uint32_t n);
 unsigned char *mp_write_str(unsigned char *out, const char *s, size_t len);
 
 /* client.c, used by calls.c and watch.c */
+/* Send request (owned) and wait for its reply: the REPLY's data (owned), or NULL with
+ * the client's error set (an ERROR, or broker.unavailable after timeout_ms). */
 ml_value *ml_call(ml_client *c, ml_value *request, int timeout_ms);
+/* ml_call, then the data's key taken out of it (NULL and an error if it is missing) */
+ml_value *ml_call_key(ml_client *c, ml_value *request, const char *key);
 void ml_client_log(ml_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ml_error *ml_client_err(ml_client *c);
-void *ml_client_socket_for_events(ml_client *c);
-const char *ml_client_events(const ml_client *c);
+int ml_client_timeout(const ml_client *c);
+/* a socket of type on the client's context, with its options and CURVE keys, connected
+ * to endpoint (NULL: the events-out endpoint); NULL with the client's error set */
+void *ml_client_socket(ml_client *c, int type, const char *endpoint);
+int64_t ml_now_ms(void);
 
 /* cert.c: the Z85 keys of a ZeroMQ certificate file; 0 ok, -1 with a message */
 int ml_read_cert(const char *path, char public_key[41], char secret_key[41], bool need_secret,

@@ -318,3 +318,19 @@ bool ml_equal(const ml_value *a, const ml_value *b) {
 bool ml_is_terminal(const char *s) {
   return s && (!strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "cancelled"));
 }
+
+ml_value *ml_take(ml_value *map, const char *key) {
+  if (!map || map->type != ML_MAP) return NULL;
+  int64_t at = find(map, key, strlen(key));
+  if (at < 0) return NULL;
+  ml_value *v = map->u.map.items[at].val;
+  free(map->u.map.items[at].key);
+  memmove(&map->u.map.items[at], &map->u.map.items[at + 1],
+          (map->u.map.len - (uint32_t)at - 1) * sizeof(ml_pair));
+  map->u.map.len--;
+  if (map->u.map.index && index_rebuild(map)) {
+    free(map->u.map.index);
+    map->u.map.index = NULL;
+  }
+  return v;
+}
