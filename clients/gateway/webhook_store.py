@@ -11,6 +11,10 @@ the file is written by one thread, never from the loop.
 A key is *claimed* while its START is in flight: a second identical delivery
 arriving meanwhile waits for the first one's outcome instead of starting a
 second job.
+
+The same file keeps which app and event started each job (``sources``, for
+SOURCE_RETENTION_S), so the web UI can mark webhook jobs; the job maps at
+the broker do not carry it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
   key TEXT PRIMARY KEY, job TEXT NOT NULL, created REAL NOT NULL, meta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (created);
+CREATE TABLE IF NOT EXISTS sources (job TEXT PRIMARY KEY, received REAL NOT NULL, meta TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sources_received ON sources (received);
 """
+#: how long the app and event of a webhook job are kept (the broker's retention is shorter)
+SOURCE_RETENTION_S = 90 * 86_400.0
+MAX_SOURCES = 500
 
 
 def delivery_key(app: str, instance: str, event: str, download_id: str, file_id: int) -> str:
@@ -57,6 +66,8 @@ class DeliveryLog:
         self.window_s = window_s
         self.seen: dict[str, Seen] = {}
         self.claims: dict[str, asyncio.Future[str]] = {}
+        #: the sources of the last MAX_SOURCES jobs started here (the rest is in the file)
+        self.recent: dict[str, dict[str, Any]] = {}
         self._db: sqlite3.Connection | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-store")
 
@@ -74,6 +85,7 @@ class DeliveryLog:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.executescript(SCHEMA)
         db.execute("DELETE FROM deliveries WHERE created < ?", (now - self.window_s,))
+        db.execute("DELETE FROM sources WHERE received < ?", (now - SOURCE_RETENTION_S,))
         self._db = db
         return {key: Seen(job, created) for key, job, created in
                 db.execute("SELECT key, job, created FROM deliveries")}
@@ -117,20 +129,43 @@ class DeliveryLog:
             if self.claims.get(key) is future:
                 del self.claims[key]
 
-    def _write(self, rows: list[tuple[str, str, float, str]], cutoff: float) -> None:
+    def _write(self, rows: list[tuple[str, str, float, str]], job: str, now: float,
+               meta: str) -> None:
         assert self._db is not None
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("DELETE FROM deliveries WHERE created < ?", (cutoff,))
+            self._db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (job, now, meta))
+            self._db.execute("DELETE FROM deliveries WHERE created < ?", (now - self.window_s,))
 
     async def record(self, keys: list[str], job: str, meta: dict[str, Any], now: float) -> None:
-        """Remember that keys started job (memory now, the file before this returns)."""
+        """Remember that keys started job, and meta as its source (memory now, the file
+        before this returns)."""
         for key in keys:
             self.seen[key] = Seen(job, now)
+        self.recent[job] = {**meta, "received": now}
+        if len(self.recent) > MAX_SOURCES:
+            self.recent.pop(next(iter(self.recent)))
         if len(self.seen) > 4096:  # keep the dict to the window
             self.seen = {k: s for k, s in self.seen.items() if now - s.created <= self.window_s}
         if self._db is not None:
             text = json.dumps(meta, separators=(",", ":"))
-            await self._run(self._write, [(k, job, now, text) for k in keys],
-                            now - self.window_s)
+            await self._run(self._write, [(k, job, now, text) for k in keys], job, now, text)
+
+    def _sources(self, jobs: list[str]) -> dict[str, dict[str, Any]]:
+        if self._db is None:
+            return {}
+        marks = ",".join("?" * len(jobs))
+        rows = self._db.execute(f"SELECT job, received, meta FROM sources WHERE job IN ({marks})",
+                                jobs)
+        return {job: {**json.loads(meta), "received": received} for job, received, meta in rows}
+
+    async def sources(self, jobs: list[str]) -> dict[str, dict[str, Any]]:
+        """``{job: {app, event, shape, title, instance, received}}`` for the webhook jobs among
+        jobs (at most MAX_SOURCES asked)."""
+        jobs = list(dict.fromkeys(jobs))[:MAX_SOURCES]
+        found = {j: self.recent[j] for j in jobs if j in self.recent}
+        missing = [j for j in jobs if j not in found]
+        if missing and self._db is not None:
+            found.update(await self._run(self._sources, missing))
+        return found

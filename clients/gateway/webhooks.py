@@ -21,6 +21,9 @@ the first job's id (webhook_store.py).  Answers: 202 started, 200 test /
 ignored / duplicate, 400 ``webhook.bad_payload`` / ``webhook.wrong_app`` /
 ``request.bad_json``, 401 ``auth.unauthorized``, 403 ``webhook.disabled`` /
 ``path.forbidden``, and the broker's own refusals (409 ``job.conflict``, ...).
+
+``GET /api/v1/webhooks/jobs?id=...`` (an ordinary API read) says which app
+and event started each job: the web UI marks webhook jobs with it.
 """
 
 from __future__ import annotations
@@ -38,13 +41,13 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from .api import start_job
-from .errors import ApiError
-from .inputs import json_body
+from .errors import ApiError, BadRequest
+from .inputs import json_body, query_list
 from .jsonio import json_response
 from .keys import CONFIG, COUNTERS, TOKEN, client_of
 from .webhook_config import ORIGINAL_PARAM, AppHook, WebhooksConfig
 from .webhook_payloads import Delivery, PayloadError, read_delivery
-from .webhook_store import DeliveryLog, delivery_key
+from .webhook_store import MAX_SOURCES, DeliveryLog, delivery_key
 
 log = logging.getLogger("medialoom.gateway")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -187,9 +190,9 @@ async def start_for(request: web.Request, hook: AppHook, delivery: Delivery) -> 
         params = job_params(hook, delivery, spec)
         job = await start_job(request, hook.kind, [p for _, p in fresh], params,
                               priority=hook.priority, dry_run=hook.dry_run)
-        await deliveries.record(claimed, job["id"], {"app": delivery.app,
-                                "event": delivery.event, "shape": delivery.shape,
-                                "title": delivery.title}, now)
+        await deliveries.record(claimed, job["id"], {
+            "app": delivery.app, "event": delivery.event, "shape": delivery.shape,
+            "title": delivery.title, "instance": delivery.instance, "files": len(fresh)}, now)
         future.set_result(job["id"])
     except BaseException as exc:
         if isinstance(exc, Exception):
@@ -239,10 +242,26 @@ async def receive(request: web.Request) -> web.Response:
     return await start_for(request, hook, delivery)
 
 
+async def job_sources(request: web.Request) -> web.Response:
+    """GET /api/v1/webhooks/jobs?id=A,B: which app and event started each of these jobs.
+
+    ``{"sources": {job id: {app, event, shape, title, instance, files, received}}}``;
+    jobs no webhook started are left out.
+    """
+    ids = query_list(request, "id")
+    if not ids:
+        raise BadRequest("id", "query parameter 'id' is required: job ids, comma-separated "
+                         "or repeated")
+    if len(ids) > MAX_SOURCES:
+        raise BadRequest("id", f"at most {MAX_SOURCES} job ids at a time")
+    return json_response({"sources": await request.app[DELIVERIES].sources(ids)})
+
+
 def add_routes(app: web.Application, config: WebhooksConfig) -> None:
     """The webhook routes, their settings and their dedupe log."""
     app[WEBHOOKS] = config
     app.cleanup_ctx.append(deliveries_context)
     for method in ("POST", "PUT"):
         app.router.add_route(method, "/api/v1/webhooks/{app:sonarr|radarr}", receive)
+    app.router.add_get("/api/v1/webhooks/jobs", job_sources)
 

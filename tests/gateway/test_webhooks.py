@@ -252,6 +252,39 @@ async def test_which_kind_and_params_a_webhook_starts_is_configurable(
         await gw.close()
 
 
+async def test_webhook_jobs_are_marked_with_their_app_and_event(
+        broker_only: System, tmp_path: Path) -> None:
+    library(broker_only)
+    config = hooks(broker_only)
+    gw = await open_gateway(broker_only, tmp_path, config, auth="always")
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        sonarr = await deliver(gw, "sonarr", sonarr_download(EP1), 202)
+        radarr = await deliver(gw, "radarr", radarr_download(MOVIE), 202)
+        r = await gw.post("/api/v1/jobs", json={"kind": "sleep"}, headers={**JSON, **bearer})
+        by_hand = (await r.json())["id"]
+        ids = f"{sonarr['id']},{radarr['id']},{by_hand},nosuchjob"
+        r = await gw.get(f"/api/v1/webhooks/jobs?id={ids}", headers=bearer)
+        sources = (await r.json())["sources"]
+        assert set(sources) == {sonarr["id"], radarr["id"]}
+        assert sources[sonarr["id"]]["app"] == "sonarr"
+        assert sources[sonarr["id"]]["event"] == "Download"
+        assert sources[sonarr["id"]]["title"] == "Frieren: Beyond Journey's End"
+        assert sources[radarr["id"]]["instance"] == "Radarr"
+        r = await gw.get(f"/api/v1/webhooks/jobs?id={ids}")
+        assert r.status == 401  # an API read like the others
+        r = await gw.get("/api/v1/webhooks/jobs", headers=bearer)
+        assert (await r.json())["error"]["details"]["field"] == "id"
+    finally:
+        await gw.close()
+    gw = await open_gateway(broker_only, tmp_path, config)
+    try:  # kept in DATA_DIR/webhooks.sqlite
+        r = await gw.get(f"/api/v1/webhooks/jobs?id={sonarr['id']}&id={radarr['id']}")
+        assert set((await r.json())["sources"]) == {sonarr["id"], radarr["id"]}
+    finally:
+        await gw.close()
+
+
 # --- redelivery ---------------------------------------------------------------------------
 
 
