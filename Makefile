@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+	cd clients/js && npm ci --silent && npm test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
