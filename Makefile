@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+	$(MAKE) -C clients/c test PY=$(abspath $(BIN)/python)
 	cd clients/js && npm ci --silent && npm test
 
 bench: $(STAMP)

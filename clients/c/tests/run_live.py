@@ -16,112 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from medialoom.clients.client import Client
+from fabric import Fabric
+from fake_broker import FakeBroker, make_keys
 
 HERE = Path(__file__).resolve().parent
-
-
-def free_ports(n: int) -> list[int]:
-    """n free TCP ports on 127.0.0.1."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-class Fabric:
-    """A broker and a worker pool on free ports under a temporary directory."""
-
-    def __init__(self, tmp: Path, workers: int = 2, slots: int = 2) -> None:
-        ports = free_ports(4)
-        self.clients, self.workers, self.events_in, self.events_out = (
-            f"tcp://127.0.0.1:{p}" for p in ports)
-        self.tmp, self.n, self.slots = tmp, workers, slots
-        self.root = tmp / "library"
-        self.root.mkdir()
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def _spawn(self, argv: list[str], log: str) -> subprocess.Popen[bytes]:
-        with open(self.tmp / log, "ab") as fh:
-            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def start(self) -> Fabric:
-        self.broker = self._spawn(
-            [sys.executable, "-m", "medialoom.broker", "--data-dir", str(self.tmp / "data"),
-             "--root", str(self.root), "--clients", self.clients, "--workers", self.workers,
-             "--events-in", self.events_in, "--events-out", self.events_out,
-             "--heartbeat", "0.25", "--queue-max", "1000000", "--log-level", "WARNING"],
-            "broker.log")
-        self.wait_for(self._answers, "the broker answered PING")
-        if self.n:
-            self._spawn([sys.executable, "-m", "medialoom.workers", "-n", str(self.n),
-                         "--slots", str(self.slots), "--workers", self.workers,
-                         "--events-in", self.events_in, "--heartbeat", "0.25"], "workers.log")
-            self.wait_for(lambda: self._worker_count() >= self.n, f"{self.n} workers")
-        return self
-
-    def _answers(self) -> bool:
-        assert self.broker.poll() is None, "the broker exited:\n" + self.log("broker.log")
-        with Client(self.clients, self.events_out, timeout_s=0.5) as c:
-            try:
-                c.ping()
-                return True
-            except Exception:
-                return False
-
-    def _worker_count(self) -> int:
-        with Client(self.clients, self.events_out) as c:
-            return len(c.stats()["workers"])
-
-    def wait_for(self, predicate, what: str, timeout_s: float = 30.0) -> None:  # noqa: ANN001
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}\n{self.log('broker.log')}")
-
-    def log(self, name: str) -> str:
-        path = self.tmp / name
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "MLT_CLIENTS": self.clients, "MLT_EVENTS": self.events_out,
-                "MEDIALOOM_CLIENTS": self.clients, "MEDIALOOM_EVENTS_OUT": self.events_out}
-
-    def stop(self) -> dict[str, int | str]:
-        """SIGTERM the pool, then the broker; their exit codes (each must be 0)."""
-        codes: dict[str, int | str] = {}
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                codes[" ".join(proc.args[2:3])] = proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                codes[" ".join(proc.args[2:3])] = "hung"
-        return codes
-
-    def __enter__(self) -> Fabric:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.codes = self.stop()
 
 
 class Checks:
@@ -201,8 +105,6 @@ def broker_tests(build: Path, check: Checks) -> None:
 
 
 def curve_tests(build: Path, check: Checks) -> None:
-    from fake_broker import FakeBroker, make_keys  # noqa: PLC0415 (after sys.path is set)
-
     with tempfile.TemporaryDirectory(prefix="mlc-curve-") as tmp:
         keys = make_keys(Path(tmp))
         with FakeBroker(keys) as fake:
@@ -216,7 +118,6 @@ def curve_tests(build: Path, check: Checks) -> None:
 
 def main(argv: list[str]) -> int:
     build = Path(argv[1]).resolve() if len(argv) > 1 else HERE.parent / "build"
-    sys.path.insert(0, str(HERE))
     check = Checks()
     broker_tests(build, check)
     curve_tests(build, check)
