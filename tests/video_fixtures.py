@@ -26,6 +26,9 @@ import pytest
 from tests.support import require_tool
 
 SOURCES = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1"]
+#: a corrupt Matroska file: the EBML magic, then bytes no demuxer can parse (deterministic:
+#: random bytes may happen to look like some format)
+CORRUPT = b"\x1aE\xdf\xa3" + bytes(range(256)) * 16
 
 
 def make_video(path: Path, audio: list[tuple[str, bool]]) -> Path:

@@ -9,9 +9,10 @@ timeout.  fileops.plan hands planned rows of this op to ``apply``
 
 - as ``after``: already done (an earlier attempt did it; nothing is edited
   again) -> ``changed`` with message "already done";
-- as ``before``: do it (mkvpropedit in place, or for a file with other hard
-  links under ``hardlinks=break`` on a copy put into place; MP4 remuxed into
-  a temporary file), then read the flags again to verify;
+- as ``before``: do it: mkvpropedit in place; or, for a file with other
+  hard links under ``hardlinks=break``, mkvpropedit on a copy; MP4 remuxed
+  into a temporary file.  A new file (copy or remux) is read again and put
+  in place only when its flags (and, remuxed, its streams) are as planned;
 - anything else, or another set of tracks: ``conflict``, nothing changed.
 
 ``reverse`` is the rollback's row: the same op with before and after
@@ -106,8 +107,7 @@ async def _apply(ctx: JobContext, row: dict[str, Any], details: dict[str, Any]
         return "conflict", (f"the file has {state['nlink']} hard links now (a seeding "
                             f"copy?); left alone (hardlinks=break or edit changes it)")
     if container == "matroska" and (state["nlink"] == 1 or policy == "edit"):
-        await set_mkv_flags(ctx, path, after, timeout_s)
-        await _verify(ctx, path, container, after, timeout_s, None)
+        await set_mkv_flags(ctx, path, after, timeout_s)  # it sets each track, by UID
     else:  # a copy for matroska under hardlinks=break; always a new file for mp4
         if state["nlink"] > 1:
             details["hardlink_broken"] = True

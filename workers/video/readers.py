@@ -48,19 +48,18 @@ def clean_line(line: str, path: str) -> str:
     return line.replace(f"{path}: ", "").replace(path, "the file")[:300]
 
 
-def first_line(stderr: bytes, path: str) -> str:
-    """The first non-empty line of a tool's error output, cleaned."""
-    for line in stderr.decode("utf-8", "replace").splitlines():
-        if line.strip():
-            return clean_line(line, path)
-    return ""
+def first_line(stderr: bytes, path: str, last: bool = False) -> str:
+    """The first (or last) non-empty line of a tool's error output, cleaned."""
+    lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return clean_line(lines[-1 if last else 0], path) if lines else ""
 
 
 async def ffprobe_json(ctx: JobContext, path: str, timeout_s: float) -> dict[str, Any]:
     """``ffprobe -show_format -show_streams`` of path as a map; UnreadableVideo, ToolTimeout."""
     result = await ctx.run_tool(["ffprobe", *FFPROBE_ARGS, path], timeout_s)
     if result.returncode != 0:
-        why = first_line(result.stderr, path) or f"exit status {result.returncode}"
+        # ffprobe ends with the reason ("Invalid data found when processing input")
+        why = first_line(result.stderr, path, last=True) or f"exit status {result.returncode}"
         raise UnreadableVideo(f"ffprobe: {why}")
     data = parse_json(result.stdout, "ffprobe")
     if not data.get("streams") and not data.get("format"):
@@ -73,8 +72,9 @@ async def mkvmerge_json(ctx: JobContext, path: str, timeout_s: float) -> dict[st
     result = await ctx.run_tool(["mkvmerge", "-J", path], timeout_s)
     if result.returncode not in (0, 1):
         data = parse_json(result.stdout, "mkvmerge") if result.stdout.strip() else {}
-        errors = data.get("errors") or [first_line(result.stderr, path)]
-        raise UnreadableVideo("mkvmerge: " + "; ".join(map(str, errors))[:300])
+        errors = [" ".join(str(e).replace(f" for the file '{path}'", "").split())
+                  for e in data.get("errors") or []] or [first_line(result.stderr, path)]
+        raise UnreadableVideo("mkvmerge: " + "; ".join(errors)[:300])
     return parse_json(result.stdout, "mkvmerge")
 
 
