@@ -266,7 +266,8 @@ export class ClientError extends MedialoomError {}
 export class BrokerUnavailable extends MedialoomError {
   constructor(message: string);
 }
-export class KeyFileError extends Error {
+/** A certificate file that cannot be used: code auth.bad_key (never sent on the wire). */
+export class KeyFileError extends MedialoomError {
   constructor(path: string, problem: string);
   path: string;
 }

@@ -54,11 +54,10 @@ export class BrokerUnavailable extends MedialoomError {
   }
 }
 
-/** A CURVE certificate file that cannot be used; ``path`` names the file. */
-export class KeyFileError extends Error {
+/** A CURVE certificate file that cannot be used (code auth.bad_key, as the C client's); ``path`` names it. */
+export class KeyFileError extends MedialoomError {
   constructor(path, problem) {
-    super(`${path}: ${problem}`);
-    this.name = "KeyFileError";
+    super(`${path}: ${problem}`, { code: "auth.bad_key", details: { path } });
     this.path = path;
   }
 }

@@ -56,7 +56,8 @@ describe("certificate files", () => {
       const path = join(dir, `bad-${what.replaceAll(" ", "-")}`);
       if (text !== null) writeFileSync(path, text);
       assert.throws(() => readCertificate(path),
-        (err) => err instanceof KeyFileError && err.path === path && problem.test(err.message)
+        (err) => err instanceof KeyFileError && err.code === "auth.bad_key" && err.path === path
+          && problem.test(err.message)
           && err.message.startsWith(path));
     });
   }
