@@ -35,7 +35,7 @@ static void clone_pattern(ml_client *c) {
   if (!w) return;
   int64_t want[] = {1, 2, 3, 6, 7}, got[8];
   double percent[8], slept = 0;
-  int n = 0, rc;
+  int n = 0, rc = -1;
   const ml_value *job;
   while (n < 8 && (rc = ml_watch_next(w, 10000, &job)) == ML_WATCH_CHANGED) {
     if (n == 0) trigger(c, "script-clone");

@@ -42,7 +42,7 @@ static void session(ml_client *c) {
   const ml_value *now = NULL;
   int64_t last_seq = 0, processed = 0;
   bool cancel_sent = false, monotonic = true;
-  int rc, changes = 0;
+  int rc = -1, changes = 0;
   while (w && (rc = ml_watch_next(w, 20000, &now)) == ML_WATCH_CHANGED) {
     changes++;
     int64_t seq = ml_get_int(now, "seq", 0);
