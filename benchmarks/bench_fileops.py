@@ -18,11 +18,11 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.common import Fabric
+from benchmarks.report import show
 from medialoom.samplelib import FORMAT_NAMES, generate
 from medialoom.workers.context import CollectingReporter, JobContext
 from medialoom.workers.kinds import validate_params
@@ -33,11 +33,6 @@ WAIT_S = 1800.0
 PART_NAMES = ("part1", "part2")
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def median(fn: Callable[[], float], runs: int = RUNS) -> float:
-    """The median of runs calls of fn (each returns seconds)."""
-    return statistics.median(fn() for _ in range(runs))
 
 
 def run_jobs(f: Fabric, specs: list[tuple[str, list[str], dict[str, Any], bool]]
@@ -70,8 +65,8 @@ def snapshot(root: str) -> set[str]:
 
 @dataclass
 class RenameFigures:
-    plan_rate: float
-    plan_wall_rate: float
+    plan_rates: list[float]  # files/s from job started..finished, one per run
+    plan_wall_rates: list[float]  # files/s START..WAIT
     apply_rate: float
     apply_wall_rate: float
     renamed: int
@@ -81,52 +76,56 @@ class RenameFigures:
 
 
 def rename_figures(f: Fabric, lib: str, workers: int, files: int) -> RenameFigures:
-    """Dry-run (median of RUNS), real run, then rollback, over the library with the given
+    """Dry-run (RUNS times), real run, then rollback, over the library with the given
     number of worker processes: one job over lib, or one job per top-level part at once."""
     parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
     params = {"template": "{artist} - {title}", "on_collision": "counter"}
-    plans = []
+    spans, walls = [], []
     for _ in range(RUNS):
         jobs, span, wall = run_jobs(f, [("rename", p, params, True) for p in parts])
         ops = sum(j["result"]["operations"] for j in jobs)
         if ops != files:
             raise RuntimeError(f"dry run planned {ops} files, expected {files}")
-        plans.append((span, wall))
-    plan_span = statistics.median(s for s, _ in plans)
-    plan_wall = statistics.median(w for _, w in plans)
+        spans.append(files / span)
+        walls.append(files / wall)
 
     before = snapshot(lib)
     jobs, apply_span, apply_wall = run_jobs(f, [("rename", p, params, False) for p in parts])
     renamed = sum(j["result"].get("renamed", 0) for j in jobs)
     back, rb_span, _ = run_jobs(f, [("rollback", [], {"job": j["id"]}, False) for j in jobs])
     rb_ops = sum(j["result"]["operations"] for j in back)
-    return RenameFigures(files / plan_span, files / plan_wall, files / apply_span,
-                         files / apply_wall, renamed, rb_ops / rb_span, rb_ops,
-                         snapshot(lib) == before)
+    return RenameFigures(spans, walls, files / apply_span, files / apply_wall, renamed,
+                         rb_ops / rb_span, rb_ops, snapshot(lib) == before)
 
 
 def bench_rename(tmp: str, files: int) -> None:
     lib = os.path.join(tmp, "lib")
     half = files // 2
+    t0 = time.perf_counter()
     for seed, (name, count) in enumerate(zip(PART_NAMES, (half, files - half), strict=True), 1):
         generate(os.path.join(lib, name), count, seed=seed, formats=tuple(FORMAT_NAMES))
     print(f"rename library: {files:,} tagged audio files (7 formats, 10 corrupt) in 2 top-level "
-          f"folders; template '{{artist}} - {{title}}', on_collision counter")
+          f"folders, made in {time.perf_counter() - t0:.1f} s; template '{{artist}} - "
+          f"{{title}}', on_collision counter; plan rates over {RUNS} runs, median [min-max]")
     for workers in (1, 2):
         with Fabric(workers=workers, root=tmp) as f:
             r = rename_figures(f, lib, workers, files)
+        procs = f"{workers} worker process{'es' * (workers > 1)}"
         how = ("1 job over the library" if workers == 1
-               else "2 jobs at once, one per folder (aggregate)")
-        print(f"ours   rename PLAN (dry run), {workers} worker process{'es' * (workers > 1)}, "
-              f"{how}: {r.plan_rate:,.0f} files/s from job started..finished "
-              f"({r.plan_rate / workers:,.0f} per worker; {r.plan_wall_rate:,.0f} files/s wall "
-              f"START..WAIT; median of {RUNS})   [target >= 3,000 files/s per worker process]")
-        print(f"ours   rename APPLY (plan + rename, real run), {workers} worker "
-              f"process{'es' * (workers > 1)}: {r.apply_rate:,.0f} files/s from job "
-              f"started..finished ({r.apply_wall_rate:,.0f} wall; {r.renamed:,} renamed)")
-        print(f"ours   rollback of that apply: {r.rollback_rate:,.0f} ops/s from job "
-              f"started..finished ({r.rollback_ops:,} ops); tree restored: "
-              f"{'yes' if r.restored else 'NO'}")
+               else "2 jobs at once, one per folder")
+        show("ours", f"rename PLAN (dry run) per worker process, {procs}, {how}, job "
+             "started..finished", [v / workers for v in r.plan_rates], "files/s",
+             target=">= 3,000")
+        show("ours", f"  rename PLAN, {procs}, START..WAIT wall, all workers",
+             r.plan_wall_rates, "files/s")
+        show("ours", f"rename APPLY (plan + rename, real run), {procs}, all workers",
+             [r.apply_rate], "files/s", note=f"{r.apply_wall_rate:,.0f} wall; "
+             f"{r.renamed:,} renamed; one run")
+        show("ours", f"rollback of that apply, {procs}", [r.rollback_rate], "ops/s",
+             note=f"{r.rollback_ops:,} ops; tree restored: {'yes' if r.restored else 'NO'}; "
+             "one run")
+        if not r.restored:
+            raise RuntimeError("the rollback did not restore the tree")
 
 
 # --- 3. dedupe ----------------------------------------------------------------------------
@@ -235,44 +234,49 @@ def bench_dedupe(tmp: str, files: int, total: int) -> None:
             (job,), span, _ = run_jobs(f, [("dedupe", [tree], {"action": "report"}, False)])
             spans.append(span)
             res = job["result"]
-    ours_job = statistics.median(spans)
     print(check("       sanity, ours (job result)", exp, res["groups"], res["duplicates"],
                 res["reclaimable_bytes"]))
     runs = [dedupe_in_process(tree, tmp) for _ in range(RUNS)]
-    ours_proc = statistics.median(dt for dt, _ in runs)
+    procs = [dt for dt, _ in runs]
     res = runs[-1][1]
     print(check("       sanity, ours (in-process)", exp, res["groups"], res["duplicates"],
                 res["reclaimable_bytes"]))
 
-    theirs: dict[str, float] = {}
+    theirs: dict[str, list[float]] = {}
     for name, once in (("jdupes", jdupes_once), ("rmlint", rmlint_once)):
         if shutil.which(name) is None:
-            print(f"{name:6} not installed")
+            print(f"{name:6} not installed (apt-get install {name})")
             continue
         with tempfile.TemporaryDirectory() as scratch:
             runs3 = [once(tree, scratch) for _ in range(RUNS)]
-        theirs[name] = statistics.median(dt for dt, _, _ in runs3)
+        theirs[name] = [dt for dt, _, _ in runs3]
         _, g, d = runs3[-1]
         print(check(f"       sanity, {name}", exp, g, d))
 
-    print(f"ours   dedupe (action report) through the real system, 1 worker process: "
-          f"{ours_job:.2f} s job started..finished ({files / ours_job:,.0f} files/s)")
-    print(f"ours   dedupe in-process (the kind under a JobContext, 4 threads): {ours_proc:.2f} s")
-    for name, dt in theirs.items():
+    show("ours", "dedupe (action report) through the real system, 1 worker process, job "
+         "started..finished", spans, "s", note=f"{files:,} files")
+    show("ours", "dedupe in-process (the kind under a JobContext, 4 threads)", procs, "s")
+    for name, dts in theirs.items():
         args = "-r -q" if name == "jdupes" else "-T df -o json:FILE"
-        print(f"{name:6} {args}: {dt:.2f} s")
+        show(name, f"{name} {args}", dts, "s")
     if theirs:
-        best, dt = min(theirs.items(), key=lambda kv: kv[1])
-        print(f"ratio  ours/{best} (the faster): {ours_job / dt:.2f} job, "
-              f"{ours_proc / dt:.2f} in-process   [target <= 1.5]")
+        best = min(theirs, key=lambda k: statistics.median(theirs[k]))
+        show("ratio", f"dedupe ours (job) / {best} (the faster), time",
+             [statistics.median(spans) / statistics.median(theirs[best])], "x",
+             target="<= 1.5", note="of the medians")
     else:
         print("ratio  n/a: neither jdupes nor rmlint is installed")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller trees (a smoke run)")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     rename_files, dupe_files, dupe_bytes = ((4_000, 4_000, 200_000_000) if args.quick
                                             else (20_000, 20_000, 2_000_000_000))
     with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:

@@ -1,7 +1,7 @@
 """Gateway benchmark: GET /api/v1/jobs/{id} requests/s, and event -> WebSocket delay.
 
     .venv/bin/python benchmarks/bench_gateway.py [--seconds 5] [--concurrency 32]
-                                                 [--subscribers 200] [--steps 300]
+                                                 [--subscribers 200] [--steps 300] [--rounds 3]
 
 Starts a broker, two worker processes and the gateway as separate processes
 (as ``medialoom up`` does) on loopback, then:
@@ -11,7 +11,8 @@ Starts a broker, two worker processes and the gateway as separate processes
    same STATUS asked directly with the asyncio client (the gateway's cost).
 2. ``--subscribers`` WebSocket clients follow one sleep job of ``--steps``
    steps; each update's delay is its arrival time minus the broker's publish
-   timestamp (``ts``, same clock): p50/p99 over all clients and events, next
+   timestamp (``ts``, same clock): p50/p99 over all clients and events (a p99
+   only over 1,000 samples or more), next
    to a plain ZeroMQ SUB in this process receiving the same events.  The
    clients all run in this one process, so the delay includes reading 200
    sockets here; the worker -> broker hop before ``ts`` is not included.
@@ -23,7 +24,6 @@ import argparse
 import asyncio
 import json
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,15 +36,10 @@ import zmq.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the launcher
 
+from benchmarks.report import show, show_latency, show_ratio  # noqa: E402
 from medialoom.clients.client import AsyncClient  # noqa: E402
 from medialoom.protocol import codec  # noqa: E402
 from tests.support import System, make_system  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def start_gateway(system: System, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -61,7 +56,8 @@ def start_gateway(system: System, data_dir: Path) -> tuple[subprocess.Popen[str]
     raise SystemExit("the gateway did not start")
 
 
-async def get_rate(url: str, job_id: str, seconds: float, concurrency: int) -> dict[str, float]:
+async def get_rate(url: str, job_id: str, seconds: float,
+                   concurrency: int) -> tuple[float, list[float]]:
     """GET /api/v1/jobs/{id} from concurrency connections for seconds."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -78,12 +74,11 @@ async def get_rate(url: str, job_id: str, seconds: float, concurrency: int) -> d
         started = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"rate": len(latencies) / elapsed, "p50_ms": pct(latencies, 0.5) * 1000,
-            "p99_ms": pct(latencies, 0.99) * 1000}
+    return len(latencies) / elapsed, [v * 1000 for v in latencies]
 
 
 async def status_rate(system: System, job_id: str, seconds: float,
-                      concurrency: int) -> dict[str, float]:
+                      concurrency: int) -> tuple[float, list[float]]:
     """The same STATUS through AsyncClient directly (no HTTP)."""
     ctx = zmq.asyncio.Context()
     client = AsyncClient(system.clients, system.events_out, ctx=ctx)
@@ -101,11 +96,11 @@ async def status_rate(system: System, job_id: str, seconds: float,
     elapsed = time.perf_counter() - started
     await client.close()
     ctx.destroy(linger=0)
-    return {"rate": len(latencies) / elapsed, "p50_ms": pct(latencies, 0.5) * 1000,
-            "p99_ms": pct(latencies, 0.99) * 1000}
+    return len(latencies) / elapsed, [v * 1000 for v in latencies]
 
 
-async def ws_delay(url: str, system: System, subscribers: int, steps: int) -> dict[str, float]:
+async def ws_delay(url: str, system: System, subscribers: int,
+                   steps: int) -> tuple[list[float], list[float]]:
     """Delays broker publish -> WebSocket client, and -> a direct SUB, for one job."""
     ctx = zmq.asyncio.Context()
     sub = ctx.socket(zmq.SUB)
@@ -152,11 +147,7 @@ async def ws_delay(url: str, system: System, subscribers: int, steps: int) -> di
     sub.close()
     ctx.destroy(linger=0)
     assert len(finals) == subscribers and set(finals) == {final["seq"]}, "a client missed the end"
-    return {"events": len(sub_delays), "updates": len(ws_delays),
-            "ws_p50_ms": statistics.median(ws_delays) * 1000,
-            "ws_p99_ms": pct(ws_delays, 0.99) * 1000,
-            "sub_p50_ms": statistics.median(sub_delays) * 1000,
-            "sub_p99_ms": pct(sub_delays, 0.99) * 1000}
+    return [v * 1000 for v in ws_delays], [v * 1000 for v in sub_delays]
 
 
 async def run(args: argparse.Namespace, system: System, url: str) -> None:
@@ -165,28 +156,44 @@ async def run(args: argparse.Namespace, system: System, url: str) -> None:
     await client.wait(job["id"])
     await client.close()
     await get_rate(url, job["id"], 1.0, args.concurrency)  # warm up
-    http = await get_rate(url, job["id"], args.seconds, args.concurrency)
-    direct = await status_rate(system, job["id"], args.seconds, args.concurrency)
-    print(f"GET /api/v1/jobs/{{id}}  {http['rate']:8,.0f} req/s  p50 {http['p50_ms']:.2f} ms  "
-          f"p99 {http['p99_ms']:.2f} ms   ({args.concurrency} connections, {args.seconds:g} s)")
-    print(f"STATUS via AsyncClient {direct['rate']:8,.0f} req/s  p50 {direct['p50_ms']:.2f} ms  "
-          f"p99 {direct['p99_ms']:.2f} ms   (ratio HTTP/direct "
-          f"{http['rate'] / direct['rate']:.2f})")
-    d = await ws_delay(url, system, args.subscribers, args.steps)
-    print(f"event -> WebSocket, {args.subscribers} subscribers: p50 {d['ws_p50_ms']:.2f} ms  "
-          f"p99 {d['ws_p99_ms']:.2f} ms   ({d['events']} events, {d['updates']:,} updates "
-          "delivered, all clients ended with the final seq)")
-    print(f"event -> direct ZeroMQ SUB (same run): p50 {d['sub_p50_ms']:.2f} ms  "
-          f"p99 {d['sub_p99_ms']:.2f} ms")
+    http: list[float] = []
+    direct: list[float] = []
+    lat: dict[str, list[list[float]]] = {"http": [], "direct": [], "ws": [], "sub": []}
+    for _ in range(args.rounds):
+        rate, http_lat = await get_rate(url, job["id"], args.seconds, args.concurrency)
+        http.append(rate)
+        lat["http"].append(http_lat)
+        rate, direct_lat = await status_rate(system, job["id"], args.seconds, args.concurrency)
+        direct.append(rate)
+        lat["direct"].append(direct_lat)
+        ws, sub = await ws_delay(url, system, args.subscribers, args.steps)
+        lat["ws"].append(ws)
+        lat["sub"].append(sub)
+    how = f"{args.concurrency} connections, {args.seconds:g} s"
+    show("ours", f"GET /api/v1/jobs/{{id}} ({how})", http, "req/s")
+    show_latency("ours", "GET /api/v1/jobs/{id} latency", lat["http"])
+    show("ours", f"STATUS via AsyncClient, same load ({how})", direct, "req/s")
+    show_latency("ours", "STATUS via AsyncClient latency", lat["direct"])
+    show_ratio("HTTP / direct STATUS (req/s)", http, direct)
+    show_latency("ours", f"event -> WebSocket, {args.subscribers} subscribers", lat["ws"],
+                 note=f"{min(len(s) for s in lat['sub'])}+ events a round; every client "
+                 "ended with the final seq")
+    show_latency("ours", "event -> direct ZeroMQ SUB (same run)", lat["sub"])
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--subscribers", type=int, default=200)
     p.add_argument("--steps", type=int, default=300, help="steps of the followed sleep job")
-    args = p.parse_args()
+    p.add_argument("--rounds", type=int, default=3, help="repeats of each figure")
+    return p
+
+
+def main() -> int:
+    args = parser().parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         system = make_system(Path(tmp))
         system.start_broker()

@@ -1,0 +1,151 @@
+"""Throughput and single-job latency: the raw relay floor, ours, and the anchors, interleaved.
+
+Each round runs every system in turn, each started fresh and stopped after its turn, so
+nothing else of the benchmark is running while one is measured:
+
+- floor: benchmarks/relay.py, client -> ROUTER relay -> worker -> client in three processes;
+- ours: a broker and 2 worker processes (16 slots each); the client keeps ``window`` jobs in
+  flight, each a START of a no-op ``sleep`` (steps 0) and a WAIT for its completion;
+- Celery (2 solo-pool worker processes) and Dramatiq (2 processes x 8 threads), both on a
+  fresh redis-server, when ``make bench-anchors`` has installed them.
+
+All run the same workload: ``jobs`` no-op jobs with ``window`` in flight, then single jobs one
+at a time (start to completed).  Ratios are taken per round (paired), then the median.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from benchmarks import anchors
+from benchmarks.common import Fabric, cpu_s, pct
+from benchmarks.relay import Relay
+from benchmarks.report import show, show_latency, show_ratio
+from medialoom.clients.client import AsyncClient
+
+
+@dataclass
+class Sizes:
+    """How much each round does."""
+
+    jobs: int
+    relay_jobs: int
+    window: int
+    latency_jobs: int
+    latency_cap_s: float
+
+
+@dataclass
+class Rounds:
+    """Figures of one system over the rounds."""
+
+    rate: list[float] = field(default_factory=list)
+    latency: list[list[float]] = field(default_factory=list)
+    cpu: list[dict[str, float]] = field(default_factory=list)
+
+
+async def no_op_jobs(f: Fabric, n: int, window: int) -> tuple[float, dict[str, float]]:
+    """n no-op jobs (START + WAIT) with window in flight: jobs/s and CPU us per job by role."""
+    async with AsyncClient(f.clients, f.events_out, timeout_s=120) as c:
+        todo = iter(range(n))
+        statuses: dict[str, int] = {}
+
+        async def lane() -> None:
+            for _ in todo:
+                job = await c.start("sleep", params={"steps": 0})
+                done = await c.wait(job["id"], poll_s=60)
+                statuses[done["status"]] = statuses.get(done["status"], 0) + 1
+
+        workers = [p.pid for p in f.worker_procs]
+        broker0, workers0, client0 = cpu_s([f.broker.pid]), cpu_s(workers), time.process_time()
+        t0 = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(min(window, n)):
+                tg.create_task(lane())
+        elapsed = time.perf_counter() - t0
+        cpu = {"broker": cpu_s([f.broker.pid]) - broker0, "workers": cpu_s(workers) - workers0,
+               "client": time.process_time() - client0}
+    if statuses != {"completed": n}:
+        raise RuntimeError(f"no-op jobs ended {statuses}, expected {n} completed")
+    return n / elapsed, {k: v / n * 1e6 for k, v in cpu.items()}
+
+
+def single_jobs(f: Fabric, n: int, cap_s: float) -> list[float]:
+    """Start to completed (ms) of single no-op jobs, one at a time."""
+    lat = []
+    stop = time.monotonic() + cap_s
+    with f.client(timeout_s=60) as c:
+        while len(lat) < n and time.monotonic() < stop:
+            t = time.perf_counter()
+            job = c.start("sleep", params={"steps": 0})
+            if c.wait(job["id"], poll_s=30)["status"] != "completed":
+                raise RuntimeError(f"no-op job {job['id']} did not complete")
+            lat.append((time.perf_counter() - t) * 1000)
+    return lat
+
+
+def ours_round(s: Sizes, out: Rounds) -> None:
+    with Fabric(workers=2, slots=16) as f:
+        asyncio.run(no_op_jobs(f, min(500, s.jobs), s.window))  # warm up
+        rate, cpu = asyncio.run(no_op_jobs(f, s.jobs, s.window))
+        out.rate.append(rate)
+        out.cpu.append(cpu)
+        out.latency.append(single_jobs(f, s.latency_jobs, s.latency_cap_s))
+
+
+def relay_round(s: Sizes, out: Rounds) -> None:
+    with Relay() as relay:
+        r = relay.measure(s.relay_jobs, s.window, s.latency_jobs)
+    out.rate.append(r.rate)
+    out.latency.append(r.latency_ms)
+    out.cpu.append({"all": r.cpu_ms_per_1k})
+
+
+def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
+    """Measure every system rounds times, interleaved, and print the figures."""
+    systems: dict[str, Rounds] = {"floor": Rounds(), "ours": Rounds()}
+    names = list(anchors.ANCHORS) if with_anchors else []
+    systems.update({name: Rounds() for name in names})
+    if with_anchors:
+        print(f"anchors: {anchors.versions()}", flush=True)
+    for r in range(rounds):
+        t0 = time.monotonic()
+        relay_round(s, systems["floor"])
+        ours_round(s, systems["ours"])
+        for name in names:
+            a = anchors.ANCHORS[name](s.jobs, s.window, s.latency_jobs, s.latency_cap_s)
+            systems[name].rate.append(a.rate)
+            systems[name].latency.append(a.latency_ms)
+        print(f"       round {r + 1}/{rounds}: {time.monotonic() - t0:.0f} s", flush=True)
+
+    floor, ours = systems["floor"], systems["ours"]
+    how = f"{s.window} in flight"
+    show("floor", f"raw asyncio pyzmq relay, 3 processes, round trips ({how}, "
+         f"{s.relay_jobs:,} per round)", floor.rate, "/s")
+    show_latency("floor", "raw relay round trip, 1 in flight", floor.latency)
+    show("ours", f"no-op jobs end to end, 2 worker processes ({how}, {s.jobs:,} per round)",
+         ours.rate, "jobs/s", target=">= 5,000")
+    cpu = {k: [c[k] for c in ours.cpu] for k in ours.cpu[0]}
+    show("ours", "  CPU per job: broker", cpu["broker"], "us")
+    show("ours", "  CPU per job: 2 workers together", cpu["workers"], "us")
+    show("ours", "  CPU per job: client (this process)", cpu["client"], "us")
+    show_latency("ours", "single no-op job, start -> completed, 1 in flight", ours.latency)
+    show_ratio("ours / floor (jobs/s per round trip/s)", ours.rate, floor.rate,
+               target=">= 0.55")
+    for name in names:
+        a = systems[name]
+        how_a = ("2 solo-pool worker processes" if name == "Celery"
+                 else "2 processes x 8 threads")
+        show(name.lower()[:6], f"{name}+Redis no-op jobs, {how_a} ({how}, {s.jobs:,} per "
+             "round)", a.rate, "jobs/s")
+        show_latency(name.lower()[:6], f"{name}+Redis single no-op job, send -> result",
+                     a.latency)
+        show_ratio(f"ours / {name} (jobs/s)", ours.rate, a.rate,
+                   target=">= 3" if name == "Dramatiq" else "")
+        show_ratio(f"{name} / ours (single-job p50 latency)",
+                   [pct(x, 50) for x in a.latency], [pct(x, 50) for x in ours.latency])
+    if not with_anchors:
+        print(f"anchors not measured: {anchors.HOW}", flush=True)
+
