@@ -6,6 +6,7 @@ Screenshots go to artifacts/screenshots/ (gitignored; CI keeps them as artifacts
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -21,7 +22,9 @@ from aiohttp import web
 
 from medialoom.samplelib import generate
 from tests.gateway.conftest import GatewayProcess, run_gateway, stop_gateway
+from tests.gateway.webhook_payloads import radarr_download, sonarr_download
 from tests.support import IN_CI, System, require_tool
+from tests.video_fixtures import Videos, place, videos  # noqa: F401, F811 (fixture)
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -374,3 +377,102 @@ def test_a_page_on_another_origin_cannot_start_a_job(
     assert 0 <= refusals <= 4, (report, refusals)
     assert get_json(gateway_process, "/api/v1/jobs")["total"] == 0  # no job was created
     assert get_json(gateway_process, "/api/v1/stats")["total"] == 0
+
+
+# --- video kinds and webhooks (issue 10, item 4) ------------------------------------------
+
+
+def post_webhook(gp: GatewayProcess, app: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a webhook as Sonarr/Radarr do: JSON, HTTP Basic with the token, no Origin."""
+    basic = base64.b64encode(f"{app}:{gp.token}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310
+        gp.url + f"api/v1/webhooks/{app}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {basic}"})
+    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
+        return json.load(r)
+
+
+def test_probe_results_show_a_streams_table_per_file(
+        page: Page, gateway_process: GatewayProcess, system: System,
+        videos: Videos) -> None:  # noqa: F811
+    folder = system.root / "videos"
+    place(videos["eng_jpn.mkv"], folder / "a.mkv")
+    place(videos["eng_jpn.mp4"], folder / "b.mp4")
+    with system.client() as c:
+        job = c.start("probe", [str(folder)])
+    page.goto(f"{gateway_process.url}#/jobs/{job['id']}")
+    expect(page.locator("#job-status")).to_have_text("completed", timeout=30_000)
+    tables = page.locator("#results-table table.streams")
+    expect(tables).to_have_count(2)
+    mkv = tables.first
+    expect(mkv.locator("tbody tr")).to_have_count(3)
+    video, eng, jpn = (mkv.locator("tbody tr").nth(i) for i in range(3))
+    expect(video).to_contain_text("video")
+    expect(video).to_contain_text("64×48")
+    expect(eng).to_contain_text("eng")
+    expect(eng.locator(".flag.on")).to_have_text("default")
+    expect(jpn).to_contain_text("jpn")
+    expect(jpn.locator(".flag.on")).to_have_count(0)
+    expect(page.locator("#results-table tr.probe-file").first).to_contain_text("matroska")
+    shot(page, "09-probe-streams")
+
+
+def test_audio_default_plan_shows_tracks_and_the_default_before_and_after(
+        page: Page, gateway_process: GatewayProcess, system: System,
+        videos: Videos) -> None:  # noqa: F811
+    folder = system.root / "films"
+    place(videos["eng_jpn.mkv"], folder / "a.mkv")
+    place(videos["eng_jpn.mp4"], folder / "b.mp4")
+    with system.client() as c:
+        job = c.start("audio-default", [str(folder)], {"languages": ["jpn"]}, dry_run=True)
+    page.goto(f"{gateway_process.url}#/jobs/{job['id']}")
+    expect(page.locator("#job-status")).to_have_text("completed", timeout=30_000)
+    rows = page.locator("#plan-table tbody tr.audio-op")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#plan-table thead")).to_contain_text("default before → after")
+    for i in range(2):
+        row = rows.nth(i)
+        expect(row.locator("ul.tracks li")).to_have_count(2)
+        expect(row.locator("ul.tracks li.chosen")).to_contain_text("jpn")
+        expect(row.locator(".defaults .before")).to_have_text("eng (#1)")
+        expect(row.locator(".defaults .after")).to_have_text("jpn (#2)")
+        expect(row.locator("td.st")).to_have_text("planned")
+    shot(page, "10-audio-default-plan")
+
+
+def test_webhook_jobs_are_marked_with_their_app_and_event(
+        page: Page, gateway_process: GatewayProcess, system: System,
+        videos: Videos) -> None:  # noqa: F811
+    series = system.root / "tv" / "Frieren"
+    place(videos["eng_jpn.mkv"], series / "Season 01" / "Frieren - S01E01.mkv")
+    movie = system.root / "movies" / "Heat (1995)"
+    place(videos["eng_jpn.mkv"], movie / "Heat.mkv")
+    sonarr = post_webhook(gateway_process, "sonarr", sonarr_download(
+        "Season 01/Frieren - S01E01.mkv", series_path=str(series)))
+    radarr = post_webhook(gateway_process, "radarr", radarr_download(
+        "Heat.mkv", folder=str(movie), original="English"))
+    with system.client() as c:
+        by_hand = c.start("sleep", params={"seconds": 0})
+    page.goto(gateway_process.url)
+    row = page.locator(f"#job-list li[data-id='{sonarr['id']}']")
+    expect(row.locator(".source")).to_have_text("Sonarr · Download")
+    expect(page.locator(f"#job-list li[data-id='{radarr['id']}'] .source")).to_have_text(
+        "Radarr · Download")
+    expect(page.locator(f"#job-list li[data-id='{by_hand['id']}']")).to_be_visible()
+    expect(page.locator(f"#job-list li[data-id='{by_hand['id']}'] .source")).to_have_count(0)
+    expect(row.locator(".badge")).to_have_text("completed", timeout=30_000)
+    shot(page, "11-webhook-jobs")
+    row.locator("a").click()
+    expect(page.locator("#job-source")).to_have_text("Sonarr · Download")
+    expect(page.locator("#job-meta")).to_contain_text("Frieren: Beyond Journey's End")
+    expect(page.locator("#job-meta")).to_contain_text("webhook")
+    op = page.locator("#plan-table tbody tr.audio-op")
+    expect(op.locator("td.file")).to_have_text("Frieren - S01E01.mkv")
+    expect(op.locator(".defaults .before")).to_have_text("eng (#1)")
+    expect(op.locator(".defaults .after")).to_have_text("jpn (#2)")
+    expect(op.locator(".defaults .help")).to_contain_text("original jpn (given to the job)")
+    expect(page.locator("#results-table td.st")).to_have_text("changed")
+    shot(page, "12-webhook-job")
+    page.goto(f"{gateway_process.url}#/jobs/{radarr['id']}")
+    expect(page.locator("#job-source")).to_have_text("Radarr · Download")
+    expect(page.locator("#results-table td.st")).to_have_text("unchanged", timeout=30_000)

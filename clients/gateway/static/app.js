@@ -7,7 +7,8 @@
 const TOKEN_KEY = "medialoom.token";
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const FAILED_ITEMS = "failed,error,conflict";
-const state = { token: "", kinds: [], roots: [], jobs: new Map(), view: null };
+const PLAN_HEAD = "<tr><th>#</th><th>op</th><th>old → new</th><th>status</th><th>message</th></tr>";
+const state = { token: "", kinds: [], roots: [], jobs: new Map(), sources: new Map(), view: null };
 
 // --- token: taken from ?token= once, then kept in localStorage ------------------------
 
@@ -233,6 +234,17 @@ async function loadKinds() {
 
 const kindInfo = (name) => state.kinds.find((k) => k.name === name);
 
+// Which Sonarr/Radarr webhook started each job (the gateway keeps it; null: none did).
+async function loadSources(ids) {
+  const missing = ids.filter((id) => !state.sources.has(id));
+  if (!missing.length) return;
+  try {
+    const q = new URLSearchParams({ id: missing.join(",") });
+    const data = await api("GET", `/api/v1/webhooks/jobs?${q}`);
+    for (const id of missing) state.sources.set(id, data.sources[id] || null);
+  } catch (_) { /* an older gateway: no marks */ }
+}
+
 // --- jobs page ---------------------------------------------------------------------------
 
 function jobsPage() {
@@ -374,7 +386,7 @@ function jobsPage() {
     const path = (job.paths || []).join(", ");
     return `<li data-id="${esc(job.id)}">
       <a class="job-main" href="#/jobs/${encodeURIComponent(job.id)}">
-        <span class="kind">${esc(job.kind)}</span>
+        <span class="kind">${esc(job.kind)}</span>${media.sourceBadge(state.sources.get(job.id))}
         <span class="badge s-${esc(job.status)}">${esc(job.status)}</span>
         ${job.dry_run ? '<span class="dry">dry run</span>' : ""}
         <span class="path" title="${esc(path)}">${esc(path)}</span>
@@ -403,12 +415,22 @@ function jobsPage() {
       ul.innerHTML = data.jobs.length ? list.ids.map((id) => rowHTML(state.jobs.get(id))).join("")
         : `<li class="empty">No jobs${list.status || list.kind ? " match the filter" : " yet"}.</li>`;
       for (const li of ul.querySelectorAll("li[data-id]")) updateRow(li, state.jobs.get(li.dataset.id));
+      loadSources(list.ids).then(markSources);
       const last = Math.min(list.offset + list.limit, list.total);
       $("#pageinfo").textContent = list.total ? `${list.offset + 1}–${last} of ${list.total}` : "0";
       $("#prev").disabled = list.offset === 0;
       $("#next").disabled = last >= list.total;
     } catch (err) {
       if (err.status !== 401) notice(`Cannot list jobs: ${err.message}`);
+    }
+  }
+
+  function markSources() {
+    for (const li of document.querySelectorAll("#job-list li[data-id]")) {
+      const src = state.sources.get(li.dataset.id);
+      if (src && !li.querySelector(".source")) {
+        li.querySelector(".kind").insertAdjacentHTML("afterend", media.sourceBadge(src));
+      }
     }
   }
 
@@ -452,6 +474,7 @@ function jobPage(id) {
   <section class="card">
     <a href="#/">← Jobs</a>
     <h1><span class="kind" id="job-kind">…</span>
+      <span id="job-source"></span>
       <span class="badge" id="job-status">loading</span><span class="dry" id="job-dry" hidden>dry run</span></h1>
     <div class="mono muted" id="job-id">${esc(id)}</div>
     <p class="muted" id="job-retry-of" hidden>retry of <a class="mono" id="job-retry-of-link"></a></p>
@@ -472,8 +495,7 @@ function jobPage(id) {
       <span class="spacer"></span>
       <div class="pager"><button id="plan-prev" aria-label="previous page">‹</button>
         <span id="plan-page"></span><button id="plan-next" aria-label="next page">›</button></div></div>
-    <div class="table-wrap"><table id="plan-table"><thead><tr><th>#</th><th>op</th>
-      <th>old → new</th><th>status</th><th>message</th></tr></thead><tbody></tbody></table></div>
+    <div class="table-wrap"><table id="plan-table"><thead>${PLAN_HEAD}</thead><tbody></tbody></table></div>
   </section>
   <section class="card" id="results-card">
     <div class="toolbar"><h2>Results <small class="muted" id="results-count"></small></h2>
@@ -488,16 +510,20 @@ function jobPage(id) {
       <th>message</th><th class="num">ms</th></tr></thead><tbody></tbody></table></div>
   </section>`;
 
-  // Paths under the job's (single) path are shown relative to it; the title has the full path.
+  // Paths under the job's (single) path are shown relative to it, the job's own file by its
+  // name; the title has the full path.
   function relative(path) {
-    const base = job && job.paths && job.paths.length === 1 ? job.paths[0].replace(/\/+$/, "") + "/" : "";
-    return base && path.startsWith(base) ? path.slice(base.length) : path;
+    const one = job && job.paths && job.paths.length === 1 ? job.paths[0].replace(/\/+$/, "") : "";
+    if (one && path === one) return path.slice(path.lastIndexOf("/") + 1);
+    return one && path.startsWith(one + "/") ? path.slice(one.length + 1) : path;
   }
 
   function render() {
     if (!job) return;
     const kind = kindInfo(job.kind);
     $("#job-kind").textContent = job.kind;
+    const src = state.sources.get(id);
+    $("#job-source").innerHTML = media.sourceBadge(src);
     const badge = $("#job-status");
     badge.textContent = job.cancel_requested && !TERMINAL.has(job.status) ? "cancelling" : job.status;
     badge.className = `badge s-${job.status}`;
@@ -505,6 +531,8 @@ function jobPage(id) {
     const params = Object.entries(job.params || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("  ");
     $("#job-meta").innerHTML = [
       ["paths", (job.paths || []).join("\n") || "–"], ["options", params || "–"],
+      ...(src ? [["started by", `${media.sourceText(src)} webhook${src.instance ? ` (${src.instance})` : ""}` +
+        (src.title ? `: ${src.title}` : "")]] : []),
       ["priority", job.priority], ["attempts", `${job.attempts ?? 0} of ${job.max_attempts ?? "?"}`],
       ["created", fmtTime(job.created)], ["started", fmtTime(job.started)],
       ["finished", fmtTime(job.finished)],
@@ -539,7 +567,9 @@ function jobPage(id) {
       const data = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}/results?${q}`);
       const body = $("#results-table tbody");
       if (!body) return;
+      const probe = job && job.kind === "probe";
       body.innerHTML = data.items.length ? data.items.map((r) => {
+        if (probe) return media.probeRows(r, relative(r.path));
         const dst = r.details && (r.details.new_path || r.details.dst);
         return `<tr class="st-${esc(r.status)}"><td class="num">${r.i + 1}</td>
           <td class="file" title="${esc(r.path)}">${esc(relative(r.path))}${dst ? `<span class="arrow">→</span>${esc(relative(dst))}` : ""}</td>
@@ -564,13 +594,16 @@ function jobPage(id) {
       const data = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}/plan?${q}`);
       const body = $("#plan-table tbody");
       if (!body) return;
+      const audio = (job && job.kind === "audio-default") || data.ops.some((op) => op.op === "audio-default");
+      $("#plan-table thead").innerHTML = audio ? media.AUDIO_PLAN_HEAD : PLAN_HEAD;
       body.innerHTML = data.ops.length ? data.ops.map((op) => {
+        if (audio) return media.audioPlanRow(op, relative(op.src));
         const conflict = op.status === "conflict" || (op.details && op.details.conflict);
         return `<tr class="${conflict ? "conflict" : ""}"><td class="num">${op.i + 1}</td>
           <td>${esc(op.op)}</td>
           <td class="file" title="${esc(op.src)} → ${esc(op.dst)}">${esc(relative(op.src))}<span class="arrow">→</span>${esc(relative(op.dst))}</td>
           <td class="st">${conflict ? "⚠ " : ""}${esc(op.status)}</td><td>${esc(op.message)}</td></tr>`;
-      }).join("") : `<tr><td colspan="5" class="empty">${data.complete ? "The plan has no operations." : "No plan yet."}</td></tr>`;
+      }).join("") : `<tr><td colspan="${audio ? 6 : 5}" class="empty">${data.complete ? "The plan has no operations." : "No plan yet."}</td></tr>`;
       $("#plan-count").textContent = `${data.total} operation${data.total === 1 ? "" : "s"}${data.complete ? "" : " so far"}`;
       const last = Math.min(plan.offset + plan.limit, data.total);
       $("#plan-page").textContent = data.total ? `${plan.offset + 1}–${last} of ${data.total}` : "";
@@ -658,6 +691,7 @@ function jobPage(id) {
       applyJob(fresh, true, false);
       job = state.jobs.get(id);
       lastStatus = job.status;
+      await loadSources([id]);
       render();
     } catch (err) {
       if (err.status === 404) {
