@@ -43,6 +43,7 @@ BENCHES = [
     Bench("benchmarks.bench_fileops", quick=["--quick"]),
     Bench("benchmarks.bench_gateway", quick=["--seconds", "2", "--subscribers", "50", "--rounds", "1"]),
     Bench("benchmarks.bench_fuzz", quick=["--quick"]),
+    Bench("benchmarks.bench_probe", quick=["--quick"]),
 ]
 
 
