@@ -1,9 +1,10 @@
 // START ack latency and end-to-end no-op jobs/s driven from this JS client against a real
-// broker with 2 worker processes: the workload of benchmarks/bench_fabric.py, and (unless
-// --no-python) the Python client's figures measured on the same broker right after, since
-// this machine is shared and noisy: only figures taken side by side compare.
+// broker with 2 worker processes (the workload of the fabric benchmark in benchmarks/), and,
+// unless --no-python, the same workload from the Python client on the same broker, the two
+// taking turns each round: this machine is shared and noisy, only figures taken side by side
+// compare.  Medians over the rounds are printed.
 //
-//   node bench/bench.js [--quick] [--no-python]       (npm run bench -- --quick)
+//   node bench/bench.js [--quick] [--rounds N] [--no-python]     (npm run bench -- --quick)
 
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
@@ -105,34 +106,53 @@ function pythonFigures(system, acks, jobs) {
 }
 
 const ms = (x) => `${x.toFixed(3)} ms`;
+const median = (xs) => pct(xs, 50);
+const rate = (x) => `${Math.round(x).toLocaleString("en")} jobs/s`;
 
+/** Each figure once per round, JS and Python taking turns to go first; medians printed. */
 async function main() {
-  console.log(`node ${process.version}; ${ACKS} STARTs one at a time, ${JOBS} no-op jobs (sleep steps=0) `
-    + `pipelined ${WINDOW} at a time, start + wait each`);
+  const rounds = quick ? 1 : Number(process.argv[process.argv.indexOf("--rounds") + 1] || 3);
+  console.log(`node ${process.version}; ${rounds} round(s), medians; ${ACKS} STARTs one at a time, `
+    + `${JOBS} no-op jobs (sleep steps=0) pipelined ${WINDOW} at a time, start + wait each`);
+  const fig = { jsAck: [], pyAck: [], jsBusyAck: [], pyBusyAck: [], jsJps: [], pyJps: [] };
   let system = await System.start({ workers: 0, brokerArgs: BROKER_ARGS, heartbeat: 1 });
   try {
-    const [a50, a99] = await ackLatency(system, ACKS);
-    console.log(`js      START ack (persisted), no workers:          p50 ${ms(a50)}, p99 ${ms(a99)}`);
-    if (withPython) {
-      const [p50, p99] = pythonFigures(system, ACKS, 0).ack;
-      console.log(`python  START ack (persisted), no workers:          p50 ${ms(p50)}, p99 ${ms(p99)}`);
+    for (let r = 0; r < rounds; r++) {
+      const js = async () => fig.jsAck.push(await ackLatency(system, ACKS));
+      const py = async () => withPython && fig.pyAck.push(pythonFigures(system, ACKS, 0).ack);
+      for (const step of r % 2 ? [py, js] : [js, py]) await step();
     }
   } finally {
     await system.stop();
   }
   system = await System.start({ workers: 2, slots: 64, brokerArgs: BROKER_ARGS, heartbeat: 1 });
   try {
-    const [a50, a99] = await ackLatency(system, Math.round(ACKS * 2 / 3));
-    console.log(`js      START ack while 2 workers run each job:     p50 ${ms(a50)}, p99 ${ms(a99)}`);
-    const jps = await jobsPerSecond(system, JOBS);
-    console.log(`js      no-op jobs end to end, 2 worker processes:  ${Math.round(jps).toLocaleString("en")} jobs/s`);
-    if (withPython) {
-      const py = pythonFigures(system, Math.round(ACKS * 2 / 3), JOBS);
-      console.log(`python  START ack while 2 workers run each job:     p50 ${ms(py.ack[0])}, p99 ${ms(py.ack[1])}`);
-      console.log(`python  no-op jobs end to end, 2 worker processes:  ${Math.round(py.jps).toLocaleString("en")} jobs/s`);
+    const busy = Math.round((ACKS * 2) / 3);
+    for (let r = 0; r < rounds; r++) {
+      const js = async () => {
+        fig.jsBusyAck.push(await ackLatency(system, busy));
+        fig.jsJps.push(await jobsPerSecond(system, JOBS));
+      };
+      const py = async () => {
+        if (!withPython) return;
+        const out = pythonFigures(system, busy, JOBS);
+        fig.pyBusyAck.push(out.ack);
+        fig.pyJps.push(out.jps);
+      };
+      for (const step of r % 2 ? [py, js] : [js, py]) await step();
     }
   } finally {
     await system.stop();
+  }
+  const acks = (list) => `p50 ${ms(median(list.map((x) => x[0])))}, p99 ${ms(median(list.map((x) => x[1])))}`;
+  const lines = [
+    ["START ack (persisted), no workers:        ", fig.jsAck, fig.pyAck, acks],
+    ["START ack while 2 workers run each job:   ", fig.jsBusyAck, fig.pyBusyAck, acks],
+    ["no-op jobs end to end, 2 worker processes:", fig.jsJps, fig.pyJps, (xs) => rate(median(xs))],
+  ];
+  for (const [what, js, py, show] of lines) {
+    console.log(`js      ${what} ${show(js)}`);
+    if (withPython) console.log(`python  ${what} ${show(py)}`);
   }
 }
 

@@ -13,6 +13,9 @@ import { after, before, describe, it } from "node:test";
 import { BrokerUnavailable, Client, curveFromFiles, KeyFileError, readCertificate } from "../index.js";
 import { freePorts, python, REPO, System } from "./support/system.js";
 
+/** No test here takes long; a hang fails the suite instead of stalling CI. */
+const LIMIT_MS = 180_000;
+
 const PROXY = fileURLToPath(new URL("./support/curve_proxy.py", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "medialoom-js-curve-"));
 const certs = join(dir, "certs");
@@ -20,7 +23,7 @@ const made = spawnSync(python(), [PROXY, "certs", certs, "broker", "client", "st
 assert.equal(made.status, 0, `making certificates failed: ${made.stderr}`);
 const key = (name, secret = false) => join(certs, `${name}.key${secret ? "_secret" : ""}`);
 
-describe("certificate files", () => {
+describe("certificate files", { timeout: LIMIT_MS }, () => {
   it("reads the public and the secret certificate pyzmq writes", () => {
     const pub = readCertificate(key("client"));
     const sec = readCertificate(key("client", true));
@@ -69,7 +72,8 @@ describe("certificate files", () => {
   });
 });
 
-describe("a live session over CURVE, through an allow-listing CURVE front to a real broker", () => {
+const FRONT = "a live session over CURVE, through an allow-listing CURVE front to a real broker";
+describe(FRONT, { timeout: LIMIT_MS }, () => {
   let system;
   let proxy;
   let front;

@@ -8,9 +8,12 @@ import { after, before, describe, it } from "node:test";
 import { Client, encode, Float, RemoteProtocolError } from "../index.js";
 import { FakeBroker, jobMap } from "./support/fake.js";
 
+/** No test here takes long; a hang fails the suite instead of stalling CI. */
+const LIMIT_MS = 180_000;
+
 const ID = "01JDC3ZPQV7WE2N6VYBN0CG6KF";
 
-describe("replies that break the protocol are refused, not handed on", () => {
+describe("replies that break the protocol are refused, not handed on", { timeout: LIMIT_MS }, () => {
   let fake;
   let client;
   let warnings;
@@ -96,7 +99,7 @@ describe("replies that break the protocol are refused, not handed on", () => {
   });
 });
 
-describe("watch follows the Clone pattern", () => {
+describe("watch follows the Clone pattern", { timeout: LIMIT_MS }, () => {
   let fake;
   let client;
   let state; // the job map the fake's STATUS returns

@@ -7,7 +7,10 @@ import { after, before, describe, it } from "node:test";
 import { BrokerUnavailable, Client, ClientError, TERMINAL } from "../index.js";
 import { freePorts, System } from "./support/system.js";
 
-describe("a live session against a real broker with 2 workers", () => {
+/** No test here takes long; a hang fails the suite instead of stalling CI. */
+const LIMIT_MS = 180_000;
+
+describe("a live session against a real broker with 2 workers", { timeout: LIMIT_MS }, () => {
   let system;
   let client;
 
@@ -125,7 +128,7 @@ describe("a live session against a real broker with 2 workers", () => {
   });
 });
 
-describe("without a broker", () => {
+describe("without a broker", { timeout: LIMIT_MS }, () => {
   it("raises BrokerUnavailable after the timeout", async () => {
     const [port] = await freePorts(1);
     const c = new Client({ clients: `tcp://127.0.0.1:${port}`, timeoutMs: 300 });
