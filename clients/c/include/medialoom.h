@@ -115,8 +115,11 @@ uint64_t ml_request_id(const ml_frame *frames, size_t count); /* SPEC.md 4.13 */
 /* ---- client (SPEC.md 4) ------------------------------------------------------------- */
 
 typedef struct {
-  const char *clients; /* NULL: $MEDIALOOM_CLIENTS, else tcp://$MEDIALOOM_HOST:5570 */
-  const char *events;  /* NULL: $MEDIALOOM_EVENTS_OUT, else tcp://$MEDIALOOM_HOST:5573 */
+  /* NULL: $MEDIALOOM_CLIENTS, else `clients` in the settings file ($MEDIALOOM_CONFIG or
+   * ~/.config/medialoom/config.toml), else tcp://<host>:5570 with host found the same
+   * way (default 127.0.0.1); events likewise (events_out, port 5573). SPEC.md 10.1. */
+  const char *clients;
+  const char *events;
   int timeout_ms;      /* per request; 0: 5000 */
   /* CURVE: this client's secret certificate and the broker's public certificate, files in
    * the ZeroMQ certificate format pyzmq's zmq.auth.create_certificates writes.  Both or

@@ -58,13 +58,6 @@ const char *ml_client_endpoint(const ml_client *c) { return c->clients; }
 bool ml_client_curve(const ml_client *c) { return c->curve; }
 int ml_client_timeout(const ml_client *c) { return c->timeout_ms; }
 
-static void endpoint(char *out, size_t n, const char *given, const char *var, int port) {
-  const char *env = getenv(var), *host = getenv("MEDIALOOM_HOST");
-  if (given && *given) snprintf(out, n, "%s", given);
-  else if (env && *env) snprintf(out, n, "%s", env);
-  else snprintf(out, n, "tcp://%s:%d", host && *host ? host : "127.0.0.1", port);
-}
-
 static const char *env_or(const char *given, const char *var) {
   const char *env = getenv(var);
   return given && *given ? given : env && *env ? env : NULL;
@@ -124,8 +117,8 @@ ml_client *ml_client_open(const ml_options *opt, ml_error *err) {
   ml_error_clear(err);
   ml_client *c = calloc(1, sizeof *c);
   if (!c) return ml_fail(err, "internal", NULL, "out of memory"), NULL;
-  endpoint(c->clients, sizeof c->clients, o->clients, "MEDIALOOM_CLIENTS", 5570);
-  endpoint(c->events, sizeof c->events, o->events, "MEDIALOOM_EVENTS_OUT", 5573);
+  ml_endpoint(c->clients, sizeof c->clients, o->clients, "clients", 5570);
+  ml_endpoint(c->events, sizeof c->events, o->events, "events_out", 5573);
   c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
   c->next_rid = 1;
   c->log = o->log, c->log_arg = o->log_arg;

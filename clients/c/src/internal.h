@@ -93,6 +93,9 @@ int ml_client_timeout(const ml_client *c);
 void *ml_client_socket(ml_client *c, int type, const char *endpoint);
 int64_t ml_now_ms(void);
 
+/* settings.c: option, MEDIALOOM_<NAME>, the settings file, then tcp://<host>:port */
+void ml_endpoint(char *out, size_t n, const char *given, const char *name, int port);
+
 /* cert.c: the Z85 keys of a ZeroMQ certificate file; 0 ok, -1 with a message */
 int ml_read_cert(const char *path, char public_key[41], char secret_key[41], bool need_secret,
                  char *msg, size_t mlen);

@@ -80,6 +80,12 @@ def mlc_session(f: Fabric, mlc: str, check: Checks) -> None:
     check(out.returncode == 0 and "cancelled" in out.stdout, f"mlc status: {out.stdout}")
     out = run([mlc, "list", "--status", "cancelled"], env)
     check(jid in out.stdout, f"mlc list --status cancelled: {out.stdout}")
+    config = f.tmp / "config.toml"  # the settings file of SPEC.md 10.1, no variables
+    config.write_text(f'# medialoom\nclients = "{f.clients}"\n[other]\nclients = "tcp://x:1"\n')
+    plain = {k: v for k, v in env.items() if not k.startswith("MEDIALOOM_")}
+    out = run([mlc, "--timeout", "5", "ping"], {**plain, "MEDIALOOM_CONFIG": str(config)})
+    check(out.returncode == 0 and "broker clock" in out.stdout,
+          f"mlc reads clients from the settings file: {out.stdout} {out.stderr}")
     for argv, code, text in [
         (["status", "01JDC3ZPQV7WE2N6VYBN0CG6KF"], 1, "job.not_found"),
         (["cancel", jid], 1, "job.finished"),
