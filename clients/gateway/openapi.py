@@ -62,7 +62,7 @@ SCHEMAS: dict[str, Schema] = {
     "Started": obj({"id": STR, "job": ref("Job")}, ("id", "job")),
     "JobPage": obj({"jobs": {"type": "array", "items": ref("Job")}, "total": INT, "limit": INT,
                     "offset": INT, "order_by": STR}),
-    "Item": obj({"i": INT, "path": STR, "status": STR, "message": STR, "duration_ms": NUM,
+    "Item": obj({"i": INT, "path": STR, "status": STR, "message": STR, "duration_ms": INT,
                  "details": {"type": "object"}}),
     "ResultPage": obj({"items": {"type": "array", "items": ref("Item")}, "total": INT,
                        "limit": INT, "offset": INT}),
@@ -106,7 +106,7 @@ SCHEMAS: dict[str, Schema] = {
                       "rate": NUM, "current_file": STR}),
                   "created_at": NSTR, "started_at": NSTR, "updated_at": NSTR, "completed_at": NSTR,
                   "error": NSTR, "results": {"type": "array", "items": obj({
-                      "file": STR, "status": STR, "message": STR, "duration_ms": NUM})},
+                      "file": STR, "status": STR, "message": STR, "duration_ms": INT})},
                   "results_total": INT}),
     "BatchCancelled": obj({"status": STR, "job_id": STR, "message": STR,
                            "processed_before_cancel": INT}),
@@ -117,6 +117,31 @@ SCHEMAS: dict[str, Schema] = {
     "BatchStats": obj({"total_jobs": INT, "running": INT, "queued": INT, "completed": INT,
                        "failed": INT, "cancelled": INT, "total_files_processed": INT,
                        "success_rate": NNUM, "average_duration_seconds": NNUM}),
+    "WebhookPayload": obj({
+        "eventType": {"type": "string", "description": "Download (also Sonarr's ImportComplete, "
+                      "told apart by episodeFiles[]), Rename, Test, ... (others are ignored)"},
+        "instanceName": STR, "downloadId": STR, "isUpgrade": BOOL,
+        "series": obj({"path": STR, "title": STR, "originalLanguage": obj({"id": INT,
+                                                                           "name": STR})}),
+        "episodeFile": ref("WebhookFile"),
+        "episodeFiles": {"type": "array", "items": ref("WebhookFile")},
+        "movie": obj({"folderPath": STR, "title": STR, "originalLanguage": obj({
+            "id": INT, "name": STR})}),
+        "movieFile": ref("WebhookFile")}, ("eventType",), additionalProperties=True,
+        description="What Sonarr v4 / Radarr v5 send (their Webhook payload classes); only the "
+                    "fields medialoom reads are listed"),
+    "WebhookFile": obj({"id": INT, "path": STR, "relativePath": STR, "mediaInfo": obj({
+        "audioLanguages": {"type": "array", "items": STR}})}, ("id",),
+        additionalProperties=True),
+    "WebhookAnswer": obj({
+        "status": {"type": "string", "enum": ["started", "duplicate", "ignored", "ok"]},
+        "app": STR, "event": STR, "shape": STR, "message": STR, "id": STR, "job": ref("Job"),
+        "jobs": {"type": "array", "items": STR}, "original_language": NSTR,
+        "paths": {"type": "array", "items": STR}, "duplicates": INT},
+        ("status", "app", "event", "message")),
+    "WebhookSources": obj({"sources": {"type": "object", "additionalProperties": obj({
+        "app": STR, "event": STR, "shape": STR, "title": STR, "instance": STR, "files": INT,
+        "received": NUM})}}),
 }
 
 ERRORS = {
@@ -124,10 +149,11 @@ ERRORS = {
          "error.details.field names it), or the body is not strict JSON (request.bad_json: "
          "NaN, Infinity, 1e400, duplicate keys, nesting deeper than 32)",
     401: "a bearer token is required (Authorization: Bearer <token>; ?token= only for GET "
-         "and the WebSocket, never for a write)",
+         "and the WebSocket, never for a write); a webhook wants HTTP Basic, Bearer or "
+         "?token= with the token or the webhook secret",
     403: "forbidden: a path outside the library roots (path.forbidden), a write or WebSocket "
-         "from another origin (request.cross_origin), or a Host header this gateway does not "
-         "serve (request.bad_host)",
+         "from another origin (request.cross_origin), a Host header this gateway does not "
+         "serve (request.bad_host), or a webhook turned off (webhook.disabled)",
     404: "no such job (or path)",
     409: "conflict: another active job covers the path, the job is (not) finished, or it has "
          "no failed items to retry (job.nothing_to_retry)",
@@ -193,6 +219,22 @@ PAGING = [q("limit", f"page size, 1..{MAX_PAGE}", INT), q("offset", "rows to ski
 ITEM_STATUS = q("status", "item statuses, comma-separated or repeated (e.g. failed)")
 
 
+def webhook_op() -> Schema:
+    """POST/PUT /api/v1/webhooks/{sonarr,radarr} (clients/gateway/webhooks.py)."""
+    return op("Receive a Sonarr or Radarr webhook: a Download starts the configured kind "
+              "(audio-default) at webhook priority; 200 for Test, ignored events and "
+              "redeliveries (the first job's id)", 202, "WebhookAnswer",
+              (400, 403, 404, 409, 503), [{"name": "app", "in": "path", "required": True,
+                                          "schema": {"type": "string",
+                                                     "enum": ["sonarr", "radarr"]}}],
+              body="WebhookPayload", ok_text="started: the job is persisted and queued",
+              security=[{"basic": []}, {"bearer": []}, {"query_token": []}],
+              description="Credentials: the gateway token or webhooks.secret as the HTTP "
+                          "Basic password (what the apps' Webhook connection sends), a Bearer "
+                          "token, or ?token=; needed whatever --auth says. 400 "
+                          "webhook.bad_payload / webhook.wrong_app name the field.")
+
+
 def paths() -> Schema:
     """Every route with its methods."""
     job_status = q("status", "job statuses, comma-separated or repeated")
@@ -246,6 +288,11 @@ def paths() -> Schema:
             job_status, *PAGING, q("order_by", "created_at or updated_at"),
             q("order", "desc (default) or asc")])},
         "/jobs/stats": {"get": op("Job statistics (seed 001 shape)", 200, "BatchStats")},
+        "/api/v1/webhooks/{app}": {method: webhook_op() for method in ("post", "put")},
+        "/api/v1/webhooks/jobs": {"get": op(
+            "Which Sonarr/Radarr webhook started each of these jobs (others are left out)",
+            200, "WebhookSources", (400,), [q("id", "job ids, comma-separated or repeated "
+                                                   "(at most 500)")])},
         "/jobs/{id}": {
             "get": op("Same as GET /batch/{id}", 200, "Batch", (404,), [JOB_ID]),
             "delete": op("Same as DELETE /batch/{id}", 200, "BatchCancelled", (404, 409),
@@ -262,7 +309,13 @@ def document() -> Schema:
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer",
                        "description": "DATA_DIR/gateway-token or $MEDIALOOM_GATEWAY_TOKEN; "
-                                      "?token= is accepted for GET and the WebSocket only"}}},
+                                      "?token= is accepted for GET and the WebSocket only"},
+            "basic": {"type": "http", "scheme": "basic",
+                      "description": "webhooks: any user name, the password is the token "
+                                     "or webhooks.secret"},
+            "query_token": {"type": "apiKey", "in": "query", "name": "token",
+                            "description": "webhooks (and GET requests): the token or, for "
+                                           "webhooks, webhooks.secret"}}},
         "security": [{"bearer": []}],
         "paths": paths(),
     }
