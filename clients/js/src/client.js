@@ -54,8 +54,8 @@ export class Client {
     this.name = options.name ?? `medialoom-js ${VERSION}`;
     this.onWarning = options.onWarning ?? ((text) => process.emitWarning(text, "MedialoomWarning"));
     const keyFile = options.keyFile ?? env.keyFile;
-    this.curve = options.curve ?? (keyFile ? curveFromFiles(keyFile, options.brokerKeyFile ?? env.brokerKeyFile)
-      : null);
+    const brokerKeyFile = options.brokerKeyFile ?? env.brokerKeyFile;
+    this.curve = options.curve ?? (keyFile ? curveFromFiles(keyFile, brokerKeyFile) : null);
     /** Replies and events this client dropped because they broke the protocol. */
     this.dropped = 0;
     this.closed = false;
@@ -109,7 +109,9 @@ export class Client {
     }
     const p = this.settle(msg.rid);
     if (p === undefined) {
-      if (msg.cmd === "ERROR") this.warn(`ERROR ${msg.code} for no request in flight (rid ${msg.rid}): ${msg.message}`);
+      if (msg.cmd === "ERROR") {
+        this.warn(`ERROR ${msg.code} for no request in flight (rid ${msg.rid}): ${msg.message}`);
+      }
       return;
     }
     if (msg.cmd === "ERROR") {
@@ -120,8 +122,10 @@ export class Client {
     if (found) {
       this.dropped += 1;
       const [path, reason] = explain(found, "data");
-      const err = new RemoteProtocolError(`the broker's REPLY to ${p.word} breaks the protocol: ${path} ${reason}`,
-        { code: "protocol.bad_field", details: { field: "data", path } });
+      const err = new RemoteProtocolError(
+        `the broker's REPLY to ${p.word} breaks the protocol: ${path} ${reason}`,
+        { code: "protocol.bad_field", details: { field: "data", path } },
+      );
       this.warn(err.message);
       p.reject(err);
       return;
@@ -161,7 +165,9 @@ export class Client {
       this.pending.set(rid, { word, resolve, reject, timer });
       const sent = this.sendChain.then(() => this.socket.send(frames));
       this.sendChain = sent.catch(() => {});
-      sent.catch((err) => this.settle(rid)?.reject(new BrokerUnavailable(`could not send ${word}: ${err.message}`)));
+      sent.catch((err) => {
+        this.settle(rid)?.reject(new BrokerUnavailable(`could not send ${word}: ${err.message}`));
+      });
     });
   }
 
@@ -181,7 +187,8 @@ export class Client {
     const { paths = [], params = {}, priority = "normal", dryRun = false, allowConflict = false,
       maxAttempts = 0 } = options;
     return (await this.request("START", {
-      kind, paths, params, priority, dry_run: dryRun, allow_conflict: allowConflict, max_attempts: maxAttempts,
+      kind, paths, params, priority, dry_run: dryRun, allow_conflict: allowConflict,
+      max_attempts: maxAttempts,
     })).job;
   }
 

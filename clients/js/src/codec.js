@@ -7,7 +7,8 @@
 
 import { RemoteProtocolError } from "./errors.js";
 import { CHANNELS, TAGS } from "./messages.js";
-import { encodeMap, Float, readBody, setKey, skipValue } from "./msgpack.js";
+import { Float, readBody, setKey, skipValue } from "./msgpack.js";
+import { encodeMap } from "./write.js";
 import { explain, FLOAT, INT64_MAX, unwrapFloats } from "./values.js";
 
 /** Largest body of a client request; larger gets protocol.too_large (SPEC.md 10). */

@@ -54,7 +54,9 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
  */
 export async function* watch(client, jobId = null, options = {}) {
   for (const k of Object.keys(options)) {
-    if (!["untilDone", "resyncMs", "settleMs"].includes(k)) throw new TypeError(`watch(): unknown option ${k}`);
+    if (!["untilDone", "resyncMs", "settleMs"].includes(k)) {
+      throw new TypeError(`watch(): unknown option ${JSON.stringify(k)}`);
+    }
   }
   const { untilDone = true, resyncMs = 2000, settleMs = 50 } = options;
   const sub = client.makeSocket(zmq.Subscriber, { receiveHighWaterMark: 100_000, receiveTimeout: resyncMs });
