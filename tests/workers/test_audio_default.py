@@ -320,7 +320,7 @@ def test_bad_parameters_are_refused_by_the_spec(params: dict, field: str, messag
 @pytest.mark.e2e
 def test_kill9_of_the_worker_mid_job_completes_with_no_file_edited_twice(
         tmp_path: Path, videos: Videos) -> None:
-    FILES = 16  # noqa: N806
+    FILES = 10  # noqa: N806
     system = make_system(tmp_path)
     lib = system.root / "tv"
     files = [place(videos["eng_jpn.mkv"], lib / f"s01e{n:02}.mkv") for n in range(FILES)]

@@ -139,8 +139,11 @@ async def planner(ctx: JobContext, paths: list[str], opts: AudioOptions
 
     while entries := await ctx.run_blocking(take, walk, PLAN_BATCH):
         ctx.add_total(len(entries))
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(entry)) for entry in entries]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(entry)) for entry in entries]
+        except BaseExceptionGroup as exc:  # an unexpected error: raise it as it is
+            raise exc.exceptions[0] from None
         ctx.set_current(entries[-1].path)
         yield [task.result() for task in tasks]
 
