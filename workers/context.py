@@ -20,11 +20,14 @@ HTTP: ``await ctx.http.get_json(url, params=..., headers=...)`` or
 headers, body).  One aiohttp session per worker process; at most 4 requests
 of a job at a time (``ctx.use_http(concurrency=N)`` before the first
 request to change it); a token bucket per host shared by the process's jobs
-(``ctx.http.limit_host(host, per_s)``); connection errors, timeouts, 429 and
-5xx are retried with exponential backoff and jitter, honouring Retry-After;
-User-Agent ``medialoom/<version> ( https://github.com/medialoom )``.  A
+(``ctx.http.limit_host(host, per_s)``), or one budget for every worker of
+the broker (``limit_host(host, per_s, shared=True)``: request tokens granted
+by the broker); connection errors, timeouts, 429 and 5xx are retried with
+exponential backoff and jitter, honouring Retry-After; User-Agent
+``medialoom/<version> ( <contact> )`` (the ``contact`` setting).  A
 request that fails for good raises HttpError (workers/errors.py).  aiohttp
 is imported only when a kind first uses ``ctx.http`` (workers/http.py).
+``ctx.data_dir`` is the worker's data folder (caches kept across jobs).
 
 Cancel: a CANCEL sets ``ctx.cancelled``; a kind that does not reach a
 checkpoint within CANCEL_GRACE_S has its task cancelled (any tool it runs is
@@ -72,6 +75,8 @@ class Reporter(Protocol):
     async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
                     statuses: list[str]) -> tuple[list[dict[str, Any]], int]: ...
     async def wait_window(self, ctx: JobContext) -> None: ...
+    # optional: ``async def grant(ctx, key, rate) -> float``, the seconds to wait before
+    # using a request token for key from the broker-wide budget (the worker asks the broker)
 
 
 class JobContext:
@@ -80,8 +85,11 @@ class JobContext:
     def __init__(self, *, job_id: str, attempt: int, kind: str, paths: list[str],
                  params: dict[str, Any], dry_run: bool, roots: list[str],
                  reporter: Reporter, has_plan: bool = False,
-                 spec: KindSpec | None = None) -> None:
+                 spec: KindSpec | None = None, data_dir: str = "", contact: str = "") -> None:
         self.job_id = job_id
+        #: the worker's data folder ("" when none is configured)
+        self.data_dir = data_dir
+        self.contact = contact
         self.attempt = attempt
         self.kind = kind
         self.paths = paths
@@ -286,8 +294,11 @@ class JobContext:
         """This job's HTTP client, with at most concurrency requests at a time."""
         if self._http is None:
             from .http import JobHttp
-            self._http = JobHttp(concurrency=concurrency, cancel_event=self._cancel,
-                                 job_id=self.job_id)
+            grant = getattr(self._reporter, "grant", None)
+            self._http = JobHttp(
+                concurrency=concurrency, cancel_event=self._cancel, job_id=self.job_id,
+                grant=(lambda key, rate: grant(self, key, rate)) if grant else None,
+                contact=self.contact)
         return self._http
 
     @property

@@ -8,6 +8,14 @@ connection errors, timeouts, 429 and 5xx are retried with exponential
 backoff and full jitter, and a ``Retry-After`` (seconds or an HTTP date) is
 waited out instead when the server sends one.  A cancel interrupts a
 request or a wait at once.
+
+A kind declares a *shared* limit (``limit_host(host, per_s, shared=True)``)
+when the budget belongs to the whole broker, not to one process (a public
+catalog that limits per client IP, and every worker of a LAN shares one
+IP): each attempt then first asks the broker for a request token for the
+host (W:TOKEN / B:GRANT, SPEC.md section 6) and waits the time the grant
+says.  Without a broker (a kind run in-process) the process bucket stands
+in for it.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import json as jsonlib
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from importlib.metadata import PackageNotFoundError, version
@@ -47,13 +56,19 @@ MAX_BODY = 32 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def user_agent() -> str:
-    """``medialoom/<version> ( https://github.com/medialoom )``."""
+#: shown in the User-Agent when the settings name no contact
+DEFAULT_CONTACT = "https://github.com/medialoom"
+#: asks the broker for a request token for a host at a rate; seconds to wait before using it
+Grant = Callable[[str, float], Awaitable[float]]
+
+
+def user_agent(contact: str = "") -> str:
+    """``medialoom/<version> ( <contact> )`` (the contact setting, else the project URL)."""
     try:
         v = version("medialoom")
     except PackageNotFoundError:
         v = "0"
-    return f"medialoom/{v} ( https://github.com/medialoom )"
+    return f"medialoom/{v} ( {contact.strip() or DEFAULT_CONTACT} )"
 
 
 class TokenBucket:
@@ -142,6 +157,9 @@ def shared() -> SharedHttp:
     return _shared
 
 
+_process_http = shared  # limit_host's keyword argument ``shared`` hides the name there
+
+
 async def close_session() -> None:
     """Close the process's session (the worker stops)."""
     global _shared
@@ -177,20 +195,29 @@ class JobHttp:
     """One job's view of the shared session (``ctx.http``)."""
 
     def __init__(self, *, concurrency: int = 4, cancel_event: asyncio.Event | None = None,
-                 job_id: str = "") -> None:
+                 job_id: str = "", grant: Grant | None = None, contact: str = "") -> None:
         self.concurrency = max(1, concurrency)
         self._slots = asyncio.Semaphore(self.concurrency)
         self._cancel = cancel_event or asyncio.Event()
         self.job_id = job_id
         self.requests = 0
         self.retries = 0
+        self._grant = grant
+        #: host -> requests per second of the broker-wide budget (limit_host shared=True)
+        self.shared_limits: dict[str, float] = {}
+        self.user_agent = user_agent(contact)
 
     def __repr__(self) -> str:
         return f"<JobHttp job={self.job_id} concurrency={self.concurrency} requests={self.requests}>"
 
-    def limit_host(self, host: str, per_s: float, burst: int = 1) -> None:
-        """At most per_s requests per second to host from this worker process (all jobs)."""
-        shared().limit_host(host, per_s, burst)
+    def limit_host(self, host: str, per_s: float, burst: int = 1, *,
+                   shared: bool = False) -> None:
+        """At most per_s requests per second to host: from this worker process (all its
+        jobs), or with shared=True from every worker of the broker (one budget)."""
+        if shared and self._grant is not None:
+            self.shared_limits[host] = per_s
+        else:
+            _process_http().limit_host(host, per_s, burst)
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, or raise JobCancelled at once on a cancel."""
@@ -204,6 +231,10 @@ class JobHttp:
         raise JobCancelled(self.job_id)
 
     async def _slot_of_bucket(self, host: str) -> None:
+        rate = self.shared_limits.get(host)
+        if rate is not None and self._grant is not None:
+            await self._wait(await self._grant(host, rate))
+            return
         bucket = shared().bucket(host)
         delay = bucket.reserve()
         if delay > 0:
@@ -233,8 +264,9 @@ class JobHttp:
                 await self._slot_of_bucket(host)
                 self.requests += 1
                 try:
-                    kwargs: dict[str, Any] = {"params": params, "headers": headers,
-                                              "json": json, "data": data}
+                    kwargs: dict[str, Any] = {
+                        "params": params, "json": json, "data": data,
+                        "headers": {"User-Agent": self.user_agent, **(headers or {})}}
                     if timeout is not None:
                         kwargs["timeout"] = timeout
                     async with shared().session.request(method, url, **kwargs) as resp:

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 __all__ = ["TOOL_APPLIED", "TOOL_CONCURRENCY", "TOOL_OPS", "apply_tool_rows", "is_tool_row",
            "tool_module"]
 
-TOOL_OPS = {"audio-default": "medialoom.workers.video.ops"}
+TOOL_OPS = {"audio-default": "medialoom.workers.video.ops",
+            "retag": "medialoom.workers.fileops.patch",
+            "restore-tags": "medialoom.workers.fileops.patch"}
 #: item statuses of tool operations that mean "this operation changed the file"
-TOOL_APPLIED = frozenset({"changed"})
+TOOL_APPLIED = frozenset({"changed", "retagged", "restored"})
 TOOL_CONCURRENCY = max(1, os.cpu_count() or 1)
 
 Outcome = tuple[str, str, dict[str, Any], float]

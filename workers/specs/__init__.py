@@ -23,7 +23,7 @@ from medialoom.protocol.errors import RequestError
 
 REQUIRED = object()
 BUILTIN = ("sleep", "scan", "rename", "organize", "dedupe", "rollback", "probe",
-           "audio-default")
+           "audio-default", "match")
 TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (float, int),
                                      "bool": (bool,), "list": (list,), "map": (dict,)}
 OUTCOMES = ("ok", "skipped", "failed")
