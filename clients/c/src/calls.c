@@ -110,23 +110,27 @@ ml_value *ml_plan(ml_client *c, const char *job, const ml_page_args *a) {
   return ml_call(c, page("PLAN", job, a, 100), 0);
 }
 
+/* WAIT, sent again every poll_ms after a STATUS (a restarted broker has forgotten the
+ * WAIT it held); the replies to the earlier WAITs are dropped when the job ends. */
 ml_value *ml_wait(ml_client *c, const char *job, int timeout_ms) {
+  const int poll_ms = 5000;
   int64_t deadline = ml_now_ms() + timeout_ms;
-  const int poll_ms = 5000; /* WAIT again after this, in case the broker was restarted */
   for (;;) {
-    int left = timeout_ms < 0 ? poll_ms : (int)(deadline - ml_now_ms());
-    if (timeout_ms >= 0 && left <= 0) left = 1;
-    ml_value *done = ml_call(c, with_job("WAIT", job), left < poll_ms ? left : poll_ms);
+    uint64_t rid = ml_send_request(c, with_job("WAIT", job));
+    if (!rid) return NULL;
+    int64_t left = deadline - ml_now_ms();
+    int wait = timeout_ms < 0 || left > poll_ms ? poll_ms : left > 0 ? (int)left : 0;
+    ml_value *done = ml_await(c, rid, wait, true);
     if (done || strcmp(ml_client_err(c)->code, "broker.unavailable")) {
       ml_value *j = done ? ml_take(done, "job") : NULL;
-      ml_free(done);
       if (done && !j) ml_fail(ml_client_err(c), "protocol.bad_field", "job", "no job in WAIT");
+      ml_free(done);
       return j;
     }
     if (timeout_ms >= 0 && ml_now_ms() >= deadline) return NULL;
     ml_value *now = ml_status(c, job);
-    if (!now) return NULL;
-    if (ml_is_terminal(ml_get_str(now, "status", ""))) return now;
+    if (!now && strcmp(ml_client_err(c)->code, "broker.unavailable")) return NULL;
+    if (now && ml_is_terminal(ml_get_str(now, "status", ""))) return now;
     ml_free(now);
   }
 }

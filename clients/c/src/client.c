@@ -14,7 +14,6 @@
 #include <zmq.h>
 
 #define DEFAULT_TIMEOUT_MS 5000
-#define ABANDONED 256 /* rids of calls that timed out: their late replies are dropped */
 #define BULK_HWM 100000
 
 enum { HELLO_NONE, HELLO_SENT, HELLO_OK, HELLO_MISMATCH };
@@ -32,8 +31,9 @@ struct ml_client {
   void *log_arg;
   ml_reply *stash; /* FIFO of replies for ml_recv */
   size_t head, count, cap;
-  uint64_t abandoned[ABANDONED];
-  unsigned nabandoned;
+  uint64_t *forgotten; /* rids of calls that gave up: their late replies are dropped */
+  size_t nforgotten, capforgotten;
+  bool pipelined; /* ml_send was used: keep replies a call did not wait for, for ml_recv */
 };
 
 int64_t ml_now_ms(void) {
@@ -129,6 +129,7 @@ ml_client *ml_client_open(const ml_options *opt, ml_error *err) {
   }
   c->ctx = zmq_ctx_new();
   if (c->ctx) c->sock = ml_client_socket(c, ZMQ_DEALER, c->clients);
+  else ml_fail(&c->err, "internal", NULL, "zmq_ctx_new: %s", zmq_strerror(errno));
   if (!c->sock) {
     if (err) *err = c->err, memset(&c->err, 0, sizeof c->err);
     ml_client_close(c);
@@ -146,6 +147,7 @@ void ml_client_close(ml_client *c) {
     c->head = (c->head + 1) % c->cap, c->count--;
   }
   free(c->stash);
+  free(c->forgotten);
   ml_error_clear(&c->err);
   free(c);
 }
@@ -181,6 +183,11 @@ static int send_frames(ml_client *c, ml_value *request, uint64_t rid) {
 }
 
 uint64_t ml_send(ml_client *c, ml_value *request) {
+  c->pipelined = true;
+  return ml_send_request(c, request);
+}
+
+uint64_t ml_send_request(ml_client *c, ml_value *request) {
   ml_error_clear(&c->err);
   if (c->hello == HELLO_MISMATCH) {
     ml_fail(&c->err, "protocol.bad_version", NULL, "the broker at %s speaks protocol %d; "
@@ -236,6 +243,7 @@ static int receive(ml_client *c, int timeout_ms, ml_reply *r) {
     else zmq_msg_close(m);
     count++;
   }
+  if (!count) return 2;
   ml_error err = {0};
   ml_value *msg = count <= 4 ? ml_decode(ML_CH_REPLY, frames, count, &err) : NULL;
   for (size_t i = 0; i < count && i < 4; i++) zmq_msg_close(&parts[i]);
@@ -272,8 +280,11 @@ static bool deliverable(ml_client *c, ml_reply *r) {
                   "an ERROR", (unsigned long long)r->rid, r->error.code, r->error.message);
     return false;
   }
-  for (unsigned i = 0; i < c->nabandoned && i < ABANDONED; i++)
-    if (c->abandoned[i] == r->rid) return false;
+  for (size_t i = 0; i < c->nforgotten; i++)
+    if (c->forgotten[i] == r->rid) { /* each rid gets one reply: forget it now */
+      c->forgotten[i] = c->forgotten[--c->nforgotten];
+      return false;
+    }
   return r->rid != c->hello_rid;
 }
 
@@ -296,10 +307,10 @@ static void stash(ml_client *c, ml_reply *r) {
 int ml_recv(ml_client *c, int timeout_ms, ml_reply *out) {
   int64_t deadline = ml_now_ms() + timeout_ms;
   ml_error_clear(&c->err);
-  if (c->count) {
+  while (c->count) {
     *out = c->stash[c->head];
     c->head = (c->head + 1) % c->cap, c->count--;
-    return 1;
+    if (out->rid) return 1; /* (0: a reply forgotten while it waited here) */
   }
   for (;;) {
     int64_t left = timeout_ms < 0 ? 1000 : deadline - ml_now_ms();
@@ -311,17 +322,31 @@ int ml_recv(ml_client *c, int timeout_ms, ml_reply *out) {
   }
 }
 
-ml_value *ml_call(ml_client *c, ml_value *request, int timeout_ms) {
-  uint64_t rid = ml_send(c, request);
-  if (!rid) return NULL;
-  int64_t deadline = ml_now_ms() + (timeout_ms ? timeout_ms : c->timeout_ms);
+void ml_forget(ml_client *c, uint64_t rid) {
+  for (size_t i = 0; i < c->count; i++) { /* already here: drop it */
+    ml_reply *r = &c->stash[(c->head + i) % c->cap];
+    if (r->rid == rid) {
+      ml_reply_clear(r); /* an empty reply stays in the queue; ml_recv skips it */
+      return;
+    }
+  }
+  if (c->nforgotten == c->capforgotten) {
+    size_t cap = c->capforgotten ? c->capforgotten * 2 : 16;
+    uint64_t *f = realloc(c->forgotten, cap * sizeof *f);
+    if (!f) return; /* its late reply will be dropped as unknown or kept for ml_recv */
+    c->forgotten = f, c->capforgotten = cap;
+  }
+  c->forgotten[c->nforgotten++] = rid;
+}
+
+ml_value *ml_await(ml_client *c, uint64_t rid, int timeout_ms, bool forget) {
+  int64_t deadline = ml_now_ms() + timeout_ms;
   for (;;) {
     int64_t left = timeout_ms < 0 ? 1000 : deadline - ml_now_ms();
     if (left < 0) {
-      c->abandoned[c->nabandoned++ % ABANDONED] = rid;
+      if (forget) ml_forget(c, rid);
       ml_fail(&c->err, "broker.unavailable", NULL, "no answer from the broker at %s within "
-              "%.1f s; is it running (medialoom up)?", c->clients,
-              (timeout_ms ? timeout_ms : c->timeout_ms) / 1000.0);
+              "%.1f s; is it running (medialoom up)?", c->clients, timeout_ms / 1000.0);
       return NULL;
     }
     ml_reply r;
@@ -332,9 +357,15 @@ ml_value *ml_call(ml_client *c, ml_value *request, int timeout_ms) {
       c->err = r.error;
       return NULL;
     }
-    if (deliverable(c, &r)) stash(c, &r);
+    bool keep = deliverable(c, &r); /* checks the HELLO, logs what nobody asked for */
+    if (keep && c->pipelined) stash(c, &r);
     else ml_reply_clear(&r);
   }
+}
+
+ml_value *ml_call(ml_client *c, ml_value *request, int timeout_ms) {
+  uint64_t rid = ml_send_request(c, request);
+  return rid ? ml_await(c, rid, timeout_ms ? timeout_ms : c->timeout_ms, true) : NULL;
 }
 
 ml_value *ml_call_key(ml_client *c, ml_value *request, const char *key) {

@@ -85,6 +85,12 @@ unsigned char *mp_write_str(unsigned char *out, const char *s, size_t len);
 ml_value *ml_call(ml_client *c, ml_value *request, int timeout_ms);
 /* ml_call, then the data's key taken out of it (NULL and an error if it is missing) */
 ml_value *ml_call_key(ml_client *c, ml_value *request, const char *key);
+/* ml_send without marking the client as pipelining (a blocking call's own request) */
+uint64_t ml_send_request(ml_client *c, ml_value *request);
+/* the reply to rid within timeout_ms (< 0: for ever), as ml_call; on a timeout, forget
+ * drops its late reply (else the request is taken as still held by the broker) */
+ml_value *ml_await(ml_client *c, uint64_t rid, int timeout_ms, bool forget);
+void ml_forget(ml_client *c, uint64_t rid);
 void ml_client_log(ml_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ml_error *ml_client_err(ml_client *c);
 int ml_client_timeout(const ml_client *c);

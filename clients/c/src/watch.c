@@ -1,7 +1,8 @@
 /* The Clone pattern of SPEC.md 7.3: subscribe first, then take a STATUS snapshot and
  * its seq; drop events with seq <= last, apply seq == last + 1, and on a gap
- * (seq > last + 1) snapshot again.  Events are lossy, so a one-job watch also asks
- * STATUS when nothing arrived for a while, and a terminal state is always taken from
+ * (seq > last + 1) snapshot again.  Events are lossy (a lost last event shows no gap),
+ * so every RESYNC_MS a sweep asks STATUS for the unfinished jobs that have been quiet
+ * that long (at most SWEEP_MAX per sweep), and a terminal state is always taken from
  * STATUS (the reliable channel), never from the EVENT that announced it. */
 #include "internal.h"
 
@@ -10,12 +11,14 @@
 #include <zmq.h>
 
 #define RESYNC_MS 2000
+#define SWEEP_MAX 64
 #define SETTLE_MS 50 /* let the subscription reach the broker before the snapshot */
 
 typedef struct {
   char *id;
   uint64_t seq;
   ml_value *job; /* NULL once a terminal state was given (only the seq is kept) */
+  int64_t seen_ms; /* when it last changed or was checked */
 } tracked;
 
 struct ml_watch {
@@ -26,7 +29,9 @@ struct ml_watch {
   size_t n, cap;
   tracked *release; /* a terminal job given last time: its map is freed on the next call */
   bool first, ended;
-  int64_t quiet_since;
+  int64_t sweep_at; /* the next sweep of quiet jobs */
+  size_t sweep_pos; /* where the sweep goes on in the table */
+  int sweep_left;
   ml_watch_counts counts;
 };
 
@@ -97,6 +102,7 @@ static int snapshot(ml_watch *w, tracked *t, const ml_value *ev) {
   ml_free(t->job);
   t->job = job;
   t->seq = (uint64_t)ml_get_int(job, "seq", 0);
+  t->seen_ms = ml_now_ms();
   return 0;
 }
 
@@ -117,7 +123,8 @@ ml_watch *ml_watch_open(ml_client *c, const char *job) {
     if (snapshot(w, t, NULL)) goto fail;
     w->first = true;
   }
-  w->quiet_since = ml_now_ms();
+  w->sweep_at = ml_now_ms() + RESYNC_MS;
+  w->sweep_left = SWEEP_MAX;
   return w;
 oom:
   ml_fail(ml_client_err(c), "internal", NULL, "out of memory");
@@ -150,7 +157,7 @@ static int give(ml_watch *w, tracked *t, bool from_status, const ml_value **job)
     w->release = t;
     if (w->only) w->ended = true;
   }
-  w->quiet_since = ml_now_ms();
+  t->seen_ms = ml_now_ms();
   return ML_WATCH_CHANGED;
 }
 
@@ -205,6 +212,29 @@ static ml_value *receive_event(ml_watch *w) {
   return ev;
 }
 
+/* STATUS for the next quiet unfinished job: 1 it changed (*out), 0 none, -1 error */
+static int sweep(ml_watch *w, int64_t now, tracked **out) {
+  while (w->sweep_pos < w->cap && w->sweep_left > 0) {
+    tracked *t = &w->t[w->sweep_pos++];
+    if (!t->id || !t->job || now - t->seen_ms < RESYNC_MS ||
+        ml_is_terminal(ml_get_str(t->job, "status", "")))
+      continue;
+    uint64_t before = t->seq;
+    w->sweep_left--;
+    if (snapshot(w, t, NULL)) {
+      if (w->only || strcmp(ml_client_err(w->c)->code, "job.not_found")) return -1;
+      ml_free(t->job); /* cleared meanwhile: forget it */
+      t->job = NULL;
+      continue;
+    }
+    if (t->seq > before) return *out = t, 1;
+  }
+  w->sweep_pos = 0;
+  w->sweep_left = SWEEP_MAX;
+  w->sweep_at = now + RESYNC_MS;
+  return 0;
+}
+
 int ml_watch_next(ml_watch *w, int timeout_ms, const ml_value **job) {
   int64_t deadline = ml_now_ms() + timeout_ms;
   ml_error_clear(ml_client_err(w->c));
@@ -215,28 +245,25 @@ int ml_watch_next(ml_watch *w, int timeout_ms, const ml_value **job) {
     w->release = NULL;
   }
   if (w->ended) return ML_WATCH_ENDED;
-  tracked *t = w->only ? lookup(w, w->only, false) : NULL;
   if (w->first) {
     w->first = false;
-    return give(w, t, true, job);
+    return give(w, lookup(w, w->only, false), true, job);
   }
   for (;;) {
-    int64_t now = ml_now_ms(), quiet = w->quiet_since + RESYNC_MS - now;
+    int64_t now = ml_now_ms();
     int64_t left = timeout_ms < 0 ? RESYNC_MS : deadline - now;
     if (left < 0) return ML_WATCH_TIMEOUT;
-    if (w->only && quiet <= 0) { /* quiet: check on the reliable channel */
-      uint64_t before = t->seq;
-      if (snapshot(w, t, NULL)) return -1;
-      if (t->seq > before) return give(w, t, true, job);
-      w->quiet_since = now;
+    tracked *got = NULL;
+    if (now >= w->sweep_at) { /* quiet jobs: check on the reliable channel */
+      int rc = sweep(w, now, &got);
+      if (rc) return rc < 0 ? -1 : give(w, got, true, job);
       continue;
     }
     zmq_pollitem_t item = {w->sub, 0, ZMQ_POLLIN, 0};
-    long wait = w->only && quiet < left ? (long)quiet : (long)left;
-    if (zmq_poll(&item, 1, wait) <= 0) continue;
+    int64_t until_sweep = w->sweep_at - now;
+    if (zmq_poll(&item, 1, (long)(until_sweep < left ? until_sweep : left)) <= 0) continue;
     ml_value *ev = receive_event(w);
     if (!ev) continue;
-    tracked *got = NULL;
     bool from_status = false;
     int rc = on_event(w, ev, &got, &from_status);
     ml_free(ev);

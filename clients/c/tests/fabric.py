@@ -49,7 +49,7 @@ class Fabric:
         self.procs.append(proc)
         return proc
 
-    def start(self) -> Fabric:
+    def start_broker(self) -> None:
         self.broker = self._spawn(
             [sys.executable, "-m", "medialoom.broker", "--data-dir", str(self.tmp / "data"),
              "--root", str(self.root), "--clients", self.clients, "--workers", self.workers,
@@ -57,10 +57,22 @@ class Fabric:
              "--heartbeat", self.heartbeat, "--queue-max", "1000000", "--log-level", "WARNING"],
             "broker.log")
         self.wait_for(self._answers, "the broker answered PING")
+
+    def restart_broker(self, down_s: float = 0.5) -> None:
+        """kill -9 the broker, then start it again on the same ports and data dir."""
+        os.killpg(self.broker.pid, signal.SIGKILL)
+        self.broker.wait(timeout=10)
+        self.procs.remove(self.broker)
+        time.sleep(down_s)
+        self.start_broker()
+
+    def start(self) -> Fabric:
+        self.start_broker()
         if self.n:
             self._spawn([sys.executable, "-m", "medialoom.workers", "-n", str(self.n),
                          "--slots", str(self.slots), "--workers", self.workers,
-                         "--events-in", self.events_in, "--heartbeat", self.heartbeat], "workers.log")
+                         "--events-in", self.events_in, "--heartbeat", self.heartbeat],
+                        "workers.log")
             self.wait_for(lambda: self._worker_count() >= self.n, f"{self.n} workers")
         return self
 

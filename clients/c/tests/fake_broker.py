@@ -3,9 +3,10 @@
 A ROUTER (client channel) and a PUB (events out), both CURVE servers, and a ZAP handler
 that allows only the public key in ``allowed/`` and counts the keys it refuses.  It answers
 HELLO, PING and STATUS with the reference codec (medialoom.protocol.codec), and on START of
-kind ``script-clone`` or ``script-quiet`` it plays a script of job states and EVENTs that
-checks the Clone pattern of SPEC.md 7.3: stale events, events in order, a gap, a terminal
-event, and a job that ends without any event reaching the subscriber.
+kind ``script-clone``, ``script-quiet`` or ``script-lost-end`` it plays a script of job
+states and EVENTs that checks the Clone pattern of SPEC.md 7.3: stale events, events in
+order, a gap, a terminal event; a job that ends without any event, and one whose last
+event is lost (so no gap ever shows).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from medialoom.protocol import messages as m
 
 CLONE_JOB = "01JDC3ZPQV7WE2N6VYBN0CG6KF"
 QUIET_JOB = "01JDC3Z05XBS6KRART14C2EDJ5"
+LOST_JOB = "01JDC400W4FGQ1K8XMTQKFE20J"
+SCRIPTS = {"script-clone": CLONE_JOB, "script-quiet": QUIET_JOB, "script-lost-end": LOST_JOB}
 NOW = 1732352400.5
 
 
@@ -82,8 +85,7 @@ class FakeBroker:
         self.pub = self._curve_socket(zmq.PUB, server_pub, server_sec)
         self.clients = f"tcp://127.0.0.1:{self.router.bind_to_random_port('tcp://127.0.0.1')}"
         self.events = f"tcp://127.0.0.1:{self.pub.bind_to_random_port('tcp://127.0.0.1')}"
-        self.jobs = {CLONE_JOB: job_map(CLONE_JOB, "queued", 1, 0),
-                     QUIET_JOB: job_map(QUIET_JOB, "queued", 1, 0)}
+        self.jobs = {j: job_map(j, "queued", 1, 0) for j in SCRIPTS.values()}
         self.script: list[tuple[str, Any]] = []
         self.wake_at = 0.0
         self.answered = 0  # the highest seq a STATUS reply has shown
@@ -147,9 +149,9 @@ class FakeBroker:
         elif isinstance(msg, m.Status) and msg.job in self.jobs:
             data = {"job": self.jobs[msg.job]}
             self.answered = max(self.answered, self.jobs[msg.job]["seq"])
-        elif isinstance(msg, m.Start) and msg.kind in ("script-clone", "script-quiet"):
+        elif isinstance(msg, m.Start) and msg.kind in SCRIPTS:
+            data = {"job": self.jobs[SCRIPTS[msg.kind]]}
             self._start_script(msg.kind)
-            data = {"job": self.jobs[CLONE_JOB if msg.kind == "script-clone" else QUIET_JOB]}
         else:
             reply = m.Error(rid=rid, code="job.not_found", message="not in this fake")
             self.router.send_multipart([peer, *codec.encode(reply, "reply")])
@@ -160,7 +162,12 @@ class FakeBroker:
         if kind == "script-quiet":
             self.jobs[QUIET_JOB] = job_map(QUIET_JOB, "completed", 4, 10, result={"x": 1})
             return
-        j = CLONE_JOB
+        self.job = SCRIPTS[kind]
+        if kind == "script-lost-end":  # seen once, then ends with its EVENT lost
+            self.script = [("sleep", 0.2), ("state", (2, "running", 1)),
+                           ("event", (2, "running", 1)), ("await", 2), ("sleep", 0.3),
+                           ("state", (5, "completed", 10))]
+            return
         self.script = [
             ("sleep", 0.2), ("event", (1, "queued", 0)),             # stale: the snapshot's
             ("state", (2, "running", 1)), ("event", (2, "running", 1)),
@@ -171,7 +178,6 @@ class FakeBroker:
             ("event", (5, "running", 5)),                              # stale: late
             ("state", (7, "completed", 10)), ("event", (7, "completed", 10)),
         ]
-        self.job = j
 
     def _play(self) -> None:
         while (self.script and time.monotonic() >= self.wake_at

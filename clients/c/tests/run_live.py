@@ -80,6 +80,18 @@ def mlc_session(f: Fabric, mlc: str, check: Checks) -> None:
     check(out.returncode == 0 and "cancelled" in out.stdout, f"mlc status: {out.stdout}")
     out = run([mlc, "list", "--status", "cancelled"], env)
     check(jid in out.stdout, f"mlc list --status cancelled: {out.stdout}")
+    out = run([mlc, "--json", "start", "sleep", "--set", "seconds=4", "--set", "steps=8"], env)
+    rid = json.loads(out.stdout)["id"]
+    waiter = subprocess.Popen([mlc, "wait", rid], env=env, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    f.restart_broker()  # kill -9: the WAIT it held is gone; mlc asks again
+    try:
+        waited, _ = waiter.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        waiter.kill()
+        waited, _ = waiter.communicate()
+    check(waiter.returncode == 0 and "completed" in waited,
+          f"mlc wait across a broker kill -9 and restart: {waited}")
     config = f.tmp / "config.toml"  # the settings file of SPEC.md 10.1, no variables
     config.write_text(f'# medialoom\nclients = "{f.clients}"\n[other]\nclients = "tcp://x:1"\n')
     plain = {k: v for k, v in env.items() if not k.startswith("MEDIALOOM_")}

@@ -8,6 +8,7 @@
 
 #define CLONE_JOB "01JDC3ZPQV7WE2N6VYBN0CG6KF"
 #define QUIET_JOB "01JDC3Z05XBS6KRART14C2EDJ5"
+#define LOST_JOB "01JDC400W4FGQ1K8XMTQKFE20J"
 
 static ml_client *client(const char *dir, const char *key, const char *broker, int timeout_ms,
                          ml_error *err) {
@@ -74,6 +75,22 @@ static void quiet_resync(ml_client *c) {
   ml_watch_close(w);
 }
 
+/* an all-jobs watch: a job seen once whose last EVENT is lost is found by the sweep */
+static void lost_end(ml_client *c) {
+  ml_watch *w = ml_watch_open(c, NULL);
+  const ml_value *job = NULL;
+  trigger(c, "script-lost-end");
+  int rc = w ? ml_watch_next(w, 5000, &job) : -1;
+  CHECK(rc == ML_WATCH_CHANGED && !strcmp(ml_get_str(job, "id", ""), LOST_JOB) &&
+            ml_get_int(job, "seq", 0) == 2,
+        "all-jobs watch: a new job's first event takes a snapshot (rc %d)", rc);
+  rc = w ? ml_watch_next(w, 8000, &job) : -1;
+  CHECK(rc == ML_WATCH_CHANGED && !strcmp(ml_get_str(job, "status", ""), "completed") &&
+            ml_get_int(job, "seq", 0) == 5,
+        "all-jobs watch: the sweep finds the end whose EVENT was lost (rc %d)", rc);
+  ml_watch_close(w);
+}
+
 static void refused_open(const char *dir, const char *key, const char *broker, const char *text) {
   ml_error err = {0};
   ml_client *c = client(dir, key, broker, 1000, &err);
@@ -103,6 +120,7 @@ int curve_mode(const char *dir) {
         ml_client_error(c)->code);
   clone_pattern(c);
   quiet_resync(c);
+  lost_end(c);
   ml_client_close(c);
   no_answer(dir, "stranger.key_secret", "a key the broker does not allow");
   no_answer(dir, NULL, "a client without keys");
