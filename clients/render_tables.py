@@ -22,6 +22,7 @@ from rich.text import Text
 from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
 
 from .render_formats import number, param_summary, progress_line, short_id, shorten_left, when
+from .render_match import candidate_lines
 
 console = Console(stderr=False, highlight=False)
 STATUS_STYLE = {"queued": "yellow", "running": "cyan", "completed": "green", "failed": "red",
@@ -169,6 +170,9 @@ def results_table(items: list[dict[str, Any]], total: int, width: int | None = N
         message = it["message"] or ""
         if it["path"] and it["path"] in message:  # the path is in its own column already
             message = message.replace(it["path"], os.path.basename(it["path"]))
+        extra = candidate_lines(it)  # match items: the candidates (clients/render_match.py)
+        if extra:
+            message = f"{message}\n{extra}" if message else extra
         row: list[Any] = [str(it["i"]), item_status_text(it["status"]),
                           LeftPath(it["path"], min_width=20), message]
         if width >= 70:
