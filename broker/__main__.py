@@ -109,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s broker %(levelname)s %(message)s")
-    config = config_from(args)
+    try:
+        config = config_from(args)
+    except (ValueError, OSError) as exc:  # a broken settings file or variable
+        print(f"medialoom broker: bad settings: {exc}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(amain(config))
     except zmq.ZMQError as exc:

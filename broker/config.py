@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from medialoom.protocol.constants import (
     DEFAULT_CLIENTS,
@@ -48,3 +49,13 @@ class BrokerConfig:
     def db_path(self) -> str:
         """The SQLite file."""
         return f"{self.data_dir}/medialoom.sqlite3"
+
+
+def broker_settings(c: BrokerConfig) -> dict[str, Any]:
+    """c as settings (names of settings.KEYS), for ``settings.child_environ``: how ``medialoom
+    up`` hands the broker process its settings without putting them on its command line."""
+    return {"data_dir": c.data_dir, "roots": list(c.roots), "clients": c.clients,
+            "workers": c.workers, "events_in": c.events_in, "events_out": c.events_out,
+            "heartbeat_interval_s": c.heartbeat_interval_s,
+            "heartbeat_liveness": c.heartbeat_liveness, "max_attempts": c.max_attempts,
+            "queue_max": c.queue_max, "retention_days": c.retention_days, "sync": c.sync}

@@ -67,7 +67,8 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start broker, worker pool and gateway on this host")
     broker_args(up)
-    up.add_argument("-n", "--processes", type=int, default=0, help="worker processes (CPUs)")
+    up.add_argument("-n", "--processes", type=int, default=None,
+                    help="worker processes (CPUs)")
     up.add_argument("--slots", type=int, default=None, help="jobs per worker process")
     up.add_argument("--no-gateway", action="store_true", help="do not start the HTTP gateway")
     up.add_argument("--gateway", metavar="HOST:PORT", help=f"gateway address ({DEFAULT_LISTEN})")

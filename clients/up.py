@@ -1,6 +1,13 @@
 """``medialoom up``: broker, worker pool and gateway on this host, in one command.
 
-Each part is its own process.  Ctrl-C or SIGTERM stops them all (SIGTERM,
+Each part is its own process, started as ``python -m <module>`` with no
+other argument: its settings (what ``up`` read from the file, MEDIALOOM_*
+and its flags, and what it resolved, such as the library roots) travel as
+MEDIALOOM_* environment variables, which every entry point reads through
+medialoom/settings.py.  ``ps`` shows no setting and no secret; the gateway
+reads its token from DATA_DIR/gateway-token or MEDIALOOM_GATEWAY_TOKEN.
+
+Ctrl-C or SIGTERM stops them all (SIGTERM,
 then SIGKILL after a grace period).  A broker that exits with an error (it
 does when its store writer dies) is started again, at most 5 times a minute;
 if any other part dies, the others are stopped and the exit code is 1.
@@ -15,9 +22,11 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
+from medialoom import settings
 from medialoom.broker.__main__ import config_from
-from medialoom.broker.config import BrokerConfig
+from medialoom.broker.config import BrokerConfig, broker_settings
 from medialoom.private import private_dir, private_umask
 from medialoom.protocol.constants import DEFAULT_LISTEN
 
@@ -28,17 +37,30 @@ GRACE_S = 8.0
 MAX_RESTARTS, RESTART_WINDOW_S = 5, 60.0
 
 
-def broker_argv(c: BrokerConfig) -> list[str]:
-    """Command line of the broker process for config c."""
-    argv = [sys.executable, "-m", "medialoom.broker", "--data-dir", c.data_dir,
-            "--clients", c.clients, "--workers", c.workers, "--events-in", c.events_in,
-            "--events-out", c.events_out, "--heartbeat", str(c.heartbeat_interval_s),
-            "--liveness", str(c.heartbeat_liveness), "--max-attempts", str(c.max_attempts),
-            "--queue-max", str(c.queue_max), "--retention-days", str(c.retention_days),
-            "--sync", c.sync]
-    for root in c.roots:
-        argv += ["--root", root]
-    return argv
+#: the command lines of the parts: nothing but the module
+BROKER = (sys.executable, "-m", "medialoom.broker")
+POOL = (sys.executable, "-m", "medialoom.workers")
+GATEWAY = (sys.executable, "-m", "medialoom.clients.gateway")
+
+
+def child_settings(args: argparse.Namespace, config: BrokerConfig) -> dict[str, Any]:
+    """The settings every part gets: the broker's as resolved, the pool's and the gateway's."""
+    s = settings.load(getattr(args, "config", None), {
+        "processes": getattr(args, "processes", None), "slots": getattr(args, "slots", None),
+        "gateway": getattr(args, "gateway", None),
+        "gateway_hosts": getattr(args, "allow_host", None)})
+    return {**broker_settings(config), "processes": s.get("processes") or os.cpu_count() or 1,
+            "slots": s.get("slots"), "gateway": s.get("gateway") or DEFAULT_LISTEN,
+            "gateway_hosts": s.get("gateway_hosts")}
+
+
+def child_environ(args: argparse.Namespace, values: dict[str, Any]) -> dict[str, str]:
+    """This environment with values as MEDIALOOM_* variables (and --config as MEDIALOOM_CONFIG,
+    so each part reads the same file for what is not passed, such as webhooks)."""
+    env = settings.child_environ(values)
+    if getattr(args, "config", None):
+        env["MEDIALOOM_CONFIG"] = os.path.abspath(args.config)
+    return env
 
 
 def _wait_for_broker(c: BrokerConfig, proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
@@ -55,7 +77,12 @@ def _wait_for_broker(c: BrokerConfig, proc: subprocess.Popen[bytes], timeout_s: 
 
 def run_up(args: argparse.Namespace) -> int:
     """Start everything and supervise until a signal; see the module docstring."""
-    config = config_from(args)
+    try:
+        config = config_from(args)
+        values = child_settings(args, config)
+    except (ValueError, OSError) as exc:  # a broken settings file or variable
+        print(f"medialoom up: bad settings: {exc}", file=sys.stderr)
+        return 2
     private_umask()
     private_dir(config.data_dir)
     stopping = False
@@ -68,32 +95,18 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     code = 0
+    env = child_environ(args, values)
     try:
-        procs["broker"] = subprocess.Popen(broker_argv(config))
+        procs["broker"] = subprocess.Popen(BROKER, env=env)
         if not _wait_for_broker(config, procs["broker"], 15.0):
             print(f"medialoom up: the broker did not start on {config.clients}", file=sys.stderr)
             return 1
-        n = args.processes or os.cpu_count() or 1
-        pool = [sys.executable, "-m", "medialoom.workers", "-n", str(n),
-                "--workers", config.workers, "--events-in", config.events_in,
-                "--heartbeat", str(config.heartbeat_interval_s)]
-        if args.slots:
-            pool += ["--slots", str(args.slots)]
-        procs["workers"] = subprocess.Popen(pool)
+        n = values["processes"]
+        procs["workers"] = subprocess.Popen(POOL, env=env)
         gateway_line = ""
         if not args.no_gateway and importlib.util.find_spec("medialoom.clients.gateway"):
-            addr = args.gateway or DEFAULT_LISTEN
-            # no secret on this command line: the gateway reads its token from
-            # DATA_DIR/gateway-token or MEDIALOOM_GATEWAY_TOKEN (inherited environment)
-            gateway = [sys.executable, "-m", "medialoom.clients.gateway", "--listen", addr,
-                       "--endpoint", config.clients, "--events", config.events_out,
-                       "--data-dir", config.data_dir]
-            for name in getattr(args, "allow_host", None) or []:
-                gateway += ["--allow-host", name]
-            if getattr(args, "config", None):
-                gateway += ["--config", args.config]
-            procs["gateway"] = subprocess.Popen(gateway)
-            gateway_line = f"\n  web UI and API  http://{addr}/"
+            procs["gateway"] = subprocess.Popen(GATEWAY, env=env)
+            gateway_line = f"\n  web UI and API  http://{values['gateway']}/"
         print(f"medialoom is up: broker {config.clients}, {n} worker processes"
               f"{gateway_line}\n  library roots   {', '.join(config.roots)}"
               f"\n  store           {config.db_path}\nCtrl-C stops everything.", flush=True)
@@ -109,7 +122,7 @@ def run_up(args: argparse.Namespace) -> int:
                     restarts.append(time.monotonic())
                     print(f"medialoom up: the broker exited with {broker.returncode}; "
                           "starting it again", file=sys.stderr, flush=True)
-                    procs["broker"] = subprocess.Popen(broker_argv(config))
+                    procs["broker"] = subprocess.Popen(BROKER, env=env)
                     continue
             dead = [name for name, p in procs.items() if p.poll() is not None]
             if dead:

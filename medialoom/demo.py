@@ -18,11 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from medialoom.broker.config import BrokerConfig
+from medialoom import settings
+from medialoom.broker.config import BrokerConfig, broker_settings
 from medialoom.clients.client import AsyncClient, Client
 from medialoom.clients.render_live import show_progress
 from medialoom.clients.render_tables import console, plan_table, results_table
-from medialoom.clients.up import broker_argv
+from medialoom.clients.up import BROKER, POOL
 from medialoom.samplelib import generate
 
 LIBRARY = Path("demo-library")
@@ -31,7 +32,9 @@ DATA = Path(".demo")
 
 def _start(config: BrokerConfig) -> list[subprocess.Popen[bytes]]:
     log = open(DATA / "demo.log", "ab")  # noqa: SIM115 - the children keep it open
-    broker = subprocess.Popen(broker_argv(config), stdout=log, stderr=log)
+    # the parts get their settings as MEDIALOOM_* variables, as under medialoom up
+    env = settings.child_environ({**broker_settings(config), "processes": os.cpu_count() or 2})
+    broker = subprocess.Popen(BROKER, env=env, stdout=log, stderr=log)
     with Client(config.clients, config.events_out, timeout_s=0.5) as c:
         for _ in range(40):
             try:
@@ -41,8 +44,7 @@ def _start(config: BrokerConfig) -> list[subprocess.Popen[bytes]]:
                 if broker.poll() is not None:
                     raise SystemExit("the broker exited; see .demo/demo.log (ports 5570-5573 "
                                      "busy? stop the other medialoom first)") from None
-    pool = subprocess.Popen([sys.executable, "-m", "medialoom.workers", "-n",
-                             str(os.cpu_count() or 2)], stdout=log, stderr=log)
+    pool = subprocess.Popen(POOL, env=env, stdout=log, stderr=log)
     with Client(config.clients, config.events_out) as c:
         deadline = time.monotonic() + 20
         while not c.stats()["workers"] and time.monotonic() < deadline:

@@ -1,9 +1,16 @@
-"""WorkerConfig: the settings of one worker process and of the pool supervisor."""
+"""WorkerConfig: the settings of one worker process and of the pool supervisor.
+
+``worker_config`` builds it from merged settings (medialoom/settings.py);
+``worker_settings`` is the way back, for the pool to hand each worker process
+its settings as MEDIALOOM_* variables rather than on its command line.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from medialoom import settings
 from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 
 
@@ -18,3 +25,21 @@ class WorkerConfig:
     heartbeat_interval_s: float = 1.0
     heartbeat_liveness: int = 3
     threads: int = 4
+
+
+def worker_config(s: dict[str, Any]) -> WorkerConfig:
+    """WorkerConfig from merged settings (``settings.load``); defaults for what is not set."""
+    ep = settings.endpoints(s)
+    d = WorkerConfig()
+    return WorkerConfig(workers=ep["workers"], events_in=ep["events_in"],
+                        slots=s.get("slots", d.slots), kinds=tuple(s.get("kinds") or ()),
+                        heartbeat_interval_s=s.get("heartbeat_interval_s", d.heartbeat_interval_s),
+                        heartbeat_liveness=s.get("heartbeat_liveness", d.heartbeat_liveness),
+                        threads=s.get("threads", d.threads))
+
+
+def worker_settings(c: WorkerConfig) -> dict[str, Any]:
+    """c as settings (names of settings.KEYS), for ``settings.child_environ``."""
+    return {"workers": c.workers, "events_in": c.events_in, "slots": c.slots,
+            "kinds": list(c.kinds), "heartbeat_interval_s": c.heartbeat_interval_s,
+            "heartbeat_liveness": c.heartbeat_liveness, "threads": c.threads}

@@ -1,6 +1,7 @@
 """The worker pool supervisor: N worker processes, restarted when they die.
 
-Starts ``python -m medialoom.workers.worker`` processes (not forked closures),
+Starts ``python -m medialoom.workers.worker`` processes (not forked closures)
+with their settings in the environment (MEDIALOOM_*, never on the command line),
 restarts dead ones within a budget (``max_restarts`` per ``window_s``), and
 stops everything with exit code 1 when the budget is spent.  SIGTERM/SIGINT
 stop the children (SIGTERM, then SIGKILL after a grace period).
@@ -14,18 +15,18 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
 
 log = logging.getLogger("medialoom.pool")
 
 
 class Pool:
-    """Supervises worker processes started from one command line."""
+    """Supervises worker processes started with one environment (None: this process's)."""
 
-    def __init__(self, count: int, worker_args: Sequence[str], *, max_restarts: int = 20,
+    def __init__(self, count: int, env: dict[str, str] | None = None, *, max_restarts: int = 20,
                  window_s: float = 60.0, grace_s: float = 5.0) -> None:
         self.count = count
-        self.cmd = [sys.executable, "-m", "medialoom.workers.worker", *worker_args]
+        self.cmd = [sys.executable, "-m", "medialoom.workers.worker"]
+        self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
         self.restarts: deque[float] = deque()
         self.max_restarts = max_restarts
@@ -38,7 +39,7 @@ class Pool:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         """Start one worker process."""
-        proc = subprocess.Popen(self.cmd)
+        proc = subprocess.Popen(self.cmd, env=self.env)
         log.info("started worker pid %d", proc.pid)
         return proc
 

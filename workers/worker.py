@@ -25,13 +25,14 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from medialoom import settings
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
 from medialoom.sockets import BULK_HWM, make_socket
 
-from .config import WorkerConfig
+from .config import WorkerConfig, worker_config
 from .context import JobContext, close_shared
 from .errors import JobCancelled, JobFailed
 from .kinds import Kind, load_kinds
@@ -379,17 +380,33 @@ def _failed(ctx: JobContext, code: str, message: str, retry: bool,
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m medialoom.workers.worker",
-                                description="One medialoom worker process (the pool starts these).")
-    p.add_argument("--workers", default=DEFAULT_WORKERS, help="broker worker endpoint")
-    p.add_argument("--events", default=DEFAULT_EVENTS_IN, help="broker events-in endpoint")
-    p.add_argument("--slots", type=int, default=4, help="jobs this process runs at once")
-    p.add_argument("--kind", action="append", default=[], help="serve only these kinds")
-    p.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds")
-    p.add_argument("--liveness", type=int, default=3, help="missed heartbeats before reconnect")
-    p.add_argument("--threads", type=int, default=4, help="threads for blocking work")
+    """The worker's flags; each overrides the setting of the same name (file, MEDIALOOM_*)."""
+    p = argparse.ArgumentParser(prog="python -m medialoom.workers.worker", description=(
+        "One medialoom worker process (the pool starts these, handing it its settings as "
+        "MEDIALOOM_* variables). Exit codes: 0 stopped, 2 bad usage or settings."))
+    p.add_argument("--workers", help=f"broker worker endpoint (default {DEFAULT_WORKERS}; "
+                   "MEDIALOOM_WORKERS)")
+    p.add_argument("--events", dest="events_in", help="broker events-in endpoint (default "
+                   f"{DEFAULT_EVENTS_IN}; MEDIALOOM_EVENTS_IN)")
+    p.add_argument("--slots", type=int, help="jobs this process runs at once (default 4)")
+    p.add_argument("--kind", action="append", dest="kinds", default=[],
+                   help="serve only these kinds (MEDIALOOM_KINDS, comma-separated)")
+    p.add_argument("--heartbeat", type=float, dest="heartbeat_interval_s",
+                   help="heartbeat interval in seconds (default 1)")
+    p.add_argument("--liveness", type=int, dest="heartbeat_liveness",
+                   help="missed heartbeats before reconnect (default 3)")
+    p.add_argument("--threads", type=int, help="threads for blocking work (default 4)")
+    p.add_argument("--config", help="TOML settings file")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> WorkerConfig:
+    """WorkerConfig from the settings file, MEDIALOOM_* variables and the flags (which win)."""
+    flags = {name: getattr(args, name) for name in ("workers", "events_in", "slots", "kinds",
+                                                    "heartbeat_interval_s",
+                                                    "heartbeat_liveness", "threads")}
+    return worker_config(settings.load(args.config, flags))
 
 
 async def amain(config: WorkerConfig) -> None:
@@ -406,13 +423,15 @@ async def amain(config: WorkerConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of one worker process; exit code 0 after a clean stop."""
+    """Entry point of one worker process; exit code 0 after a clean stop, 2 bad settings."""
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
-    config = WorkerConfig(workers=args.workers, events_in=args.events, slots=args.slots,
-                          kinds=tuple(args.kind), heartbeat_interval_s=args.heartbeat,
-                          heartbeat_liveness=args.liveness, threads=args.threads)
+    try:
+        config = config_from(args)
+    except (ValueError, OSError) as exc:  # a broken settings file or variable
+        print(f"medialoom worker: bad settings: {exc}", file=sys.stderr)
+        return 2
     asyncio.run(amain(config))
     return 0
 

@@ -83,15 +83,18 @@ def test_read_commands_print_one_json_document(system: System) -> None:
 
 
 def _procs_mentioning(marker: str) -> list[int]:
+    """Processes with marker on their command line or in their environment (up's children get
+    their settings as MEDIALOOM_* variables)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            seen = b"".join(Path(f"/proc/{pid}/{what}").read_bytes()
+                            for what in ("cmdline", "environ"))
         except OSError:
             continue
-        if marker.encode() in cmdline:
+        if marker.encode() in seen:
             found.append(int(pid))
     return found
 
