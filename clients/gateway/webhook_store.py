@@ -83,6 +83,8 @@ class DeliveryLog:
         os.fchmod(fd, 0o600)
         os.close(fd)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")  # a commit survives a crash of the gateway
+        db.execute("PRAGMA synchronous=NORMAL")  # without an fsync each (power loss: see README)
         db.executescript(SCHEMA)
         db.execute("DELETE FROM deliveries WHERE created < ?", (now - self.window_s,))
         db.execute("DELETE FROM sources WHERE received < ?", (now - SOURCE_RETENTION_S,))

@@ -125,21 +125,20 @@ def under_roots(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def local_paths(hook: AppHook, delivery: Delivery, roots: list[str]) -> list[str]:
-    """The delivery's file paths on this side; 403 ``path.forbidden`` if one is outside roots."""
-    out = []
-    for i, f in enumerate(delivery.files):
-        local, mapping = hook.map_path(f.path)
-        if not local.startswith("/") or not under_roots(posixpath.normpath(local), roots):
-            how = (f" (mapped from {f.path!r} by path_map {mapping.remote} -> {mapping.local})"
-                   if mapping else " (no path_map entry matched)")
-            raise ApiError(403, "path.forbidden", f"{delivery.app.capitalize()} sent a path "
-                           f"outside the library roots: {local!r}{how}; add a "
-                           f"webhooks.{delivery.app}.path_map entry or a library root",
-                           {"path": local, "sent": f.path, "file": i,
-                            "roots": roots})
-        out.append(local)
-    return out
+def check_roots(delivery: Delivery, hook: AppHook, indices: list[int], paths: list[str],
+                roots: list[str]) -> None:
+    """403 ``path.forbidden`` unless every path of indices lies under the library roots."""
+    for i in indices:
+        local, sent = paths[i], delivery.files[i].path
+        if local.startswith("/") and under_roots(posixpath.normpath(local), roots):
+            continue
+        mapping = hook.map_path(sent)[1]
+        how = (f" (mapped from {sent!r} by path_map {mapping.remote} -> {mapping.local})"
+               if mapping else " (no path_map entry matched)")
+        raise ApiError(403, "path.forbidden", f"{delivery.app.capitalize()} sent a path "
+                       f"outside the library roots: {local!r}{how}; add a "
+                       f"webhooks.{delivery.app}.path_map entry or a library root",
+                       {"path": local, "sent": sent, "file": i, "roots": roots})
 
 
 def answer(status: int, delivery: Delivery, outcome: str, message: str,
@@ -158,46 +157,58 @@ def job_params(hook: AppHook, delivery: Delivery, spec: dict[str, Any] | None) -
     return params
 
 
+async def settle(deliveries: DeliveryLog, keys: list[str]) -> dict[str, str | None]:
+    """The job each key started, waiting out identical deliveries being started right now.
+
+    No await separates the final check from the caller's claim, so two identical
+    deliveries never both start a job.
+    """
+    known = {k: deliveries.lookup(k, time.time()) for k in keys}
+    while True:
+        pending = next((deliveries.claims[k] for k in keys
+                        if known[k] is None and k in deliveries.claims), None)
+        if pending is None:
+            return known
+        try:
+            await asyncio.shield(pending)
+        except (Exception, asyncio.CancelledError):
+            if not pending.done():
+                raise  # this request was cancelled, not the other one
+        now = time.time()  # the other one recorded its keys, or failed (then: ours to try)
+        known = {k: known[k] or deliveries.lookup(k, now) for k in keys}
+
+
 async def start_for(request: web.Request, hook: AppHook, delivery: Delivery) -> web.Response:
     """Start the hook's kind on the delivery's files (or answer the first job's id)."""
     client, deliveries = client_of(request), request.app[DELIVERIES]
-    hello = await client.hello()
-    paths = local_paths(hook, delivery, list(hello.get("roots") or []))
+    paths = [hook.map_path(f.path)[0] for f in delivery.files]
     keys = [delivery_key(delivery.app, delivery.instance, delivery.event, delivery.download_id,
                          f.id) + "|" + p for f, p in zip(delivery.files, paths, strict=True)]
-    now = time.time()
-    known = {k: deliveries.lookup(k, now) for k in keys}
-    for key in keys:
-        pending = deliveries.claims.get(key)
-        if known[key] is None and pending is not None:  # the same event, being started now
-            try:
-                known[key] = await asyncio.shield(pending)
-            except (Exception, asyncio.CancelledError):
-                if not pending.done():
-                    raise  # this request was cancelled, not the other one
-                known[key] = deliveries.lookup(key, time.time())  # it failed: try again
-    fresh = [(k, p) for k, p in zip(keys, paths, strict=True) if known[k] is None]
+    known = await settle(deliveries, keys)
+    fresh = [i for i, k in enumerate(keys) if known[k] is None]
     earlier = sorted({j for j in known.values() if j})
-    if not fresh:
+    if not fresh:  # answered without asking the broker
         log.info("webhook %s %s (download %r): a redelivery, job %s already started",
                  delivery.app, delivery.shape, delivery.download_id, earlier[0])
         return answer(200, delivery, "duplicate", "already received: the job it started is "
                       f"{earlier[0]}", id=earlier[0], jobs=earlier)
-    claimed = [k for k, _ in fresh]
+    claimed, fresh_paths = [keys[i] for i in fresh], [paths[i] for i in fresh]
     future = deliveries.claim(claimed)
     try:
-        spec = (hello.get("specs") or {}).get(hook.kind)
-        params = job_params(hook, delivery, spec)
-        job = await start_job(request, hook.kind, [p for _, p in fresh], params,
+        hello = await client.hello()
+        check_roots(delivery, hook, fresh, paths, list(hello.get("roots") or []))
+        params = job_params(hook, delivery, (hello.get("specs") or {}).get(hook.kind))
+        job = await start_job(request, hook.kind, fresh_paths, params,
                               priority=hook.priority, dry_run=hook.dry_run)
         await deliveries.record(claimed, job["id"], {
             "app": delivery.app, "event": delivery.event, "shape": delivery.shape,
-            "title": delivery.title, "instance": delivery.instance, "files": len(fresh)}, now)
+            "title": delivery.title, "instance": delivery.instance, "files": len(fresh)},
+            time.time())
         future.set_result(job["id"])
     except BaseException as exc:
         if isinstance(exc, Exception):
             future.set_exception(exc)
-            future.exception()  # retrieved here: a waiter starts on its own instead
+            future.exception()  # retrieved here: a waiter tries on its own instead
         else:
             future.cancel()
         raise
@@ -209,7 +220,7 @@ async def start_for(request: web.Request, hook: AppHook, delivery: Delivery) -> 
              delivery.original_language or "unknown")
     return answer(202, delivery, "started", f"started {hook.kind} job {job['id']}",
                   id=job["id"], job=job, jobs=[job["id"], *earlier],
-                  original_language=params.get(ORIGINAL_PARAM), paths=[p for _, p in fresh],
+                  original_language=params.get(ORIGINAL_PARAM), paths=fresh_paths,
                   duplicates=len(keys) - len(fresh))
 
 

@@ -106,6 +106,12 @@ async def deliver(gw: TestClient, app: str, body: Any, expect: int,
     return answer
 
 
+async def send(gw: TestClient, app: str, body: Any) -> tuple[int, dict[str, Any]]:
+    """One delivery with the secret: (status, answer)."""
+    r = await gw.post(f"/api/v1/webhooks/{app}", data=json.dumps(body), headers=basic(SECRET))
+    return r.status, await r.json()
+
+
 async def jobs(gw: TestClient) -> list[dict[str, Any]]:
     r = await gw.get("/api/v1/jobs?limit=100", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status == 200
@@ -298,11 +304,15 @@ async def test_a_redelivery_answers_the_first_job_even_after_a_gateway_restart(
         first = await deliver(gw, "sonarr", body, 202)
         again = await deliver(gw, "sonarr", body, 200)
         assert again["status"] == "duplicate" and again["id"] == first["id"]
-        # two identical deliveries at once: one job
+        # identical deliveries at once: one job, whichever arrives first starts it
         twins = sonarr_download(EP2, file_id=102, download_id="E" * 40)
-        a, b = await asyncio.gather(deliver(gw, "sonarr", twins, 202),
-                                    deliver(gw, "sonarr", twins, 200))
-        assert a["id"] == b["id"]
+        answers = await asyncio.gather(*(send(gw, "sonarr", twins) for _ in range(3)))
+        assert sorted(status for status, _ in answers) == [200, 200, 202], answers
+        assert len({a["id"] for _, a in answers}) == 1
+        # and when the first one is refused, so are the others (nothing started)
+        outside = sonarr_download(EP3, file_id=103, series_path="/elsewhere")
+        answers = await asyncio.gather(*(send(gw, "sonarr", outside) for _ in range(3)))
+        assert [status for status, _ in answers] == [403, 403, 403], answers
     finally:
         await gw.close()
     stored = tmp_path / "gateway" / FILE
