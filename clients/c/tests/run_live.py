@@ -3,8 +3,11 @@
 1. A real broker (``python -m medialoom.broker``, temporary data dir and library, free
    loopback ports) and a worker pool (``python -m medialoom.workers -n 2``): the C test
    ``test_live broker`` (start -> watch -> cancel -> status, refusals, pipelining, an
-   all-jobs watch), then the ``mlc`` example end to end (start, wait, results, watch,
-   list, cancel, exit codes).  Every process must exit 0 on SIGTERM.
+   all-jobs watch), then the ``mlc`` example end to end (start, wait, also across a kill -9
+   and restart of the broker, results, watch, list, cancel, the settings file, exit codes),
+   then ``test_live broker`` and mlc again over CURVE, through a CURVE front on the same
+   broker (tests/curve_front.py) until the broker binds CURVE sockets itself.  Every
+   process must exit 0 on SIGTERM.
 2. A fake CURVE broker (tests/fake_broker.py: a pyzmq ROUTER and PUB with CURVE and a
    ZAP allow-list) for ``test_live curve DIR``: keys from certificate files written by
    ``zmq.auth.create_certificates``, the Clone pattern over scripted events, refused keys.
@@ -22,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from curve_front import CurveFront
 from fabric import Fabric
 from fake_broker import FakeBroker, make_keys
 
@@ -119,7 +123,30 @@ def broker_tests(build: Path, check: Checks) -> None:
             print(out.stdout, end="")
             check(out.returncode == 0, f"test_live broker:\n{out.stderr}\n{f.log('broker.log')}")
             mlc_session(f, str(build / "mlc"), check)
+            curve_session(f, build, Path(tmp), check)
         check(all(code == 0 for code in f.codes.values()), f"clean exits: {f.codes}")
+
+
+def curve_session(f: Fabric, build: Path, tmp: Path, check: Checks) -> None:
+    """The same live session over CURVE, through a CURVE front on the real broker."""
+    keys = make_keys(tmp)
+    with CurveFront(keys, f.clients, f.events_out) as front:
+        env = {**os.environ, "MLT_CLIENTS": front.clients, "MLT_EVENTS": front.events,
+               "MLT_KEY": str(keys / "client.key_secret"),
+               "MLT_BROKER_KEY": str(keys / "server.key")}
+        out = run([str(build / "test_live"), "broker"], env, timeout=180)
+        print("over CURVE: " + out.stdout, end="")
+        check(out.returncode == 0, f"test_live broker over CURVE:\n{out.stderr}")
+        mlc = [str(build / "mlc"), "--clients", front.clients, "--events", front.events,
+               "--broker-key", str(keys / "server.key")]
+        out = run([*mlc, "--key", str(keys / "client.key_secret"), "start", "sleep", "--set",
+                   "seconds=0.5", "--set", "steps=5", "--watch"], os.environ)
+        check(out.returncode == 0 and "completed" in out.stdout.splitlines()[-1],
+              f"mlc start --watch over CURVE: {out.stdout} {out.stderr}")
+        out = run([*mlc, "--key", str(keys / "stranger.key_secret"), "--timeout", "2", "ping"],
+                  os.environ)
+        check(out.returncode == 3 and "broker.unavailable" in out.stderr,
+              f"mlc with a key the front does not allow: {out.returncode} {out.stderr}")
 
 
 def curve_tests(build: Path, check: Checks) -> None:
