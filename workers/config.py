@@ -16,7 +16,8 @@ from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Where the broker is, how many jobs at once, which kinds, heartbeat timing."""
+    """Where the broker is, how many jobs at once, which kinds, heartbeat timing; the data
+    folder (caches kept across jobs) and the contact HTTP requests name in their User-Agent."""
 
     workers: str = DEFAULT_WORKERS
     events_in: str = DEFAULT_EVENTS_IN
@@ -25,6 +26,8 @@ class WorkerConfig:
     heartbeat_interval_s: float = 1.0
     heartbeat_liveness: int = 3
     threads: int = 4
+    data_dir: str = ""
+    contact: str = ""
 
 
 def worker_config(s: dict[str, Any]) -> WorkerConfig:
@@ -35,11 +38,14 @@ def worker_config(s: dict[str, Any]) -> WorkerConfig:
                         slots=s.get("slots", d.slots), kinds=tuple(s.get("kinds") or ()),
                         heartbeat_interval_s=s.get("heartbeat_interval_s", d.heartbeat_interval_s),
                         heartbeat_liveness=s.get("heartbeat_liveness", d.heartbeat_liveness),
-                        threads=s.get("threads", d.threads))
+                        threads=s.get("threads", d.threads),
+                        data_dir=s.get("data_dir", d.data_dir),
+                        contact=s.get("contact", d.contact))
 
 
 def worker_settings(c: WorkerConfig) -> dict[str, Any]:
     """c as settings (names of settings.KEYS), for ``settings.child_environ``."""
     return {"workers": c.workers, "events_in": c.events_in, "slots": c.slots,
             "kinds": list(c.kinds), "heartbeat_interval_s": c.heartbeat_interval_s,
-            "heartbeat_liveness": c.heartbeat_liveness, "threads": c.threads}
+            "heartbeat_liveness": c.heartbeat_liveness, "threads": c.threads,
+            "data_dir": c.data_dir, "contact": c.contact}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import dataclasses
 import itertools
 import logging
 import os
@@ -329,7 +330,8 @@ class Worker:
         kind = self.kinds.get(msg.kind)
         ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind, paths=msg.paths,
                          params=msg.params, dry_run=msg.dry_run, roots=msg.roots, reporter=self,
-                         has_plan=msg.has_plan, spec=kind.spec if kind else None)
+                         has_plan=msg.has_plan, spec=kind.spec if kind else None,
+                         data_dir=self.config.data_dir, contact=self.config.contact)
         self.streams.open(msg.job, msg.attempt)
         self.running[msg.job] = ctx
         tg.create_task(self._run_job(ctx))
@@ -406,7 +408,9 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
     flags = {name: getattr(args, name) for name in ("workers", "events_in", "slots", "kinds",
                                                     "heartbeat_interval_s",
                                                     "heartbeat_liveness", "threads")}
-    return worker_config(settings.load(args.config, flags))
+    config = worker_config(settings.load(args.config, flags))
+    # a worker keeps caches (the match kind's catalog answers) under the data dir
+    return dataclasses.replace(config, data_dir=config.data_dir or settings.default_data_dir())
 
 
 async def amain(config: WorkerConfig) -> None:
