@@ -4,6 +4,7 @@
  *   mlc watch ID          mlc status ID     mlc cancel ID     mlc wait ID
  *   mlc list [--status S]  mlc results ID   mlc hello | ping | stats | clear ID
  *
+ * ID is a job id, or 6+ characters from its start or end (as the Python CLI takes it).
  * Exit codes: 0 done, 1 the broker refused (its error code is printed), 2 bad usage,
  * 3 the broker did not answer (broker.unavailable) or a key file is unusable. */
 #include "medialoom.h"
@@ -175,7 +176,12 @@ static int command(ml_client *c, const char *cmd, int argc, char **argv) {
   const char *lists[2][64] = {{0}};
   ml_page_args p = {0};
   if (!strcmp(cmd, "start")) return start(c, argc, argv);
-  if (!strcmp(cmd, "watch")) return watch(c, id);
+  if (!strcmp(cmd, "watch")) {
+    char full[27];
+    int found = id ? resolve_id(c, id, full) : 0;
+    if (found) return found < 0 ? refused(c) : 2;
+    return watch(c, id ? full : NULL);
+  }
   if (!strcmp(cmd, "hello")) return show(c, ml_hello(c), print_json);
   if (!strcmp(cmd, "stats")) return show(c, ml_stats(c), print_stats);
   if (!strcmp(cmd, "ping")) {
@@ -193,6 +199,10 @@ static int command(ml_client *c, const char *cmd, int argc, char **argv) {
   for (int k = 0; with_id[k]; k++) known |= !strcmp(cmd, with_id[k]);
   if (!known) return usage("unknown command");
   if (!id) return usage("this command needs a job ID");
+  char full[27];
+  int found = resolve_id(c, id, full);
+  if (found) return found < 0 ? refused(c) : 2;
+  id = full;
   if (!strcmp(cmd, "status")) return show(c, ml_status(c, id), print_job);
   if (!strcmp(cmd, "cancel")) return show(c, ml_cancel(c, id), print_job);
   if (!strcmp(cmd, "wait")) return show(c, ml_wait(c, id, -1), print_job);

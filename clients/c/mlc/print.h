@@ -13,4 +13,8 @@ void print_jobs(FILE *f, const ml_value *list);  /* LIST data: a table */
 void print_items(FILE *f, const ml_value *page); /* RESULTS data */
 void print_stats(FILE *f, const ml_value *stats);
 
+/* ids.c: the full id a command-line id names: 0 (in out), 2 none/several/bad (said on
+ * stderr), -1 the LIST failed (ml_client_error) */
+int resolve_id(ml_client *c, const char *text, char out[27]);
+
 #endif

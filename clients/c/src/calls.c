@@ -33,7 +33,7 @@ static ml_value *strings(const char *const *list) {
 
 ml_value *ml_hello(ml_client *c) {
   ml_value *r = request("HELLO");
-  if (r) ml_set(r, "client", ml_str("medialoom-c " ML_VERSION));
+  if (r) ml_set(r, "client", ml_str(ml_client_name(c)));
   return ml_call(c, r, 0);
 }
 

@@ -57,6 +57,7 @@ const ml_error *ml_client_error(const ml_client *c) { return &c->err; }
 const char *ml_client_endpoint(const ml_client *c) { return c->clients; }
 bool ml_client_curve(const ml_client *c) { return c->curve; }
 int ml_client_timeout(const ml_client *c) { return c->timeout_ms; }
+const char *ml_client_name(const ml_client *c) { return c->name; }
 
 static const char *env_or(const char *given, const char *var) {
   const char *env = getenv(var);

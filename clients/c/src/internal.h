@@ -94,6 +94,7 @@ void ml_forget(ml_client *c, uint64_t rid);
 void ml_client_log(ml_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ml_error *ml_client_err(ml_client *c);
 int ml_client_timeout(const ml_client *c);
+const char *ml_client_name(const ml_client *c); /* HELLO's `client` */
 /* a socket of type on the client's context, with its options and CURVE keys, connected
  * to endpoint (NULL: the events-out endpoint); NULL with the client's error set */
 void *ml_client_socket(ml_client *c, int type, const char *endpoint);

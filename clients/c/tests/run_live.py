@@ -82,6 +82,10 @@ def mlc_session(f: Fabric, mlc: str, check: Checks) -> None:
           f"mlc watch ends with the cancel: {watched}")
     out = run([mlc, "status", jid], env)
     check(out.returncode == 0 and "cancelled" in out.stdout, f"mlc status: {out.stdout}")
+    out = run([mlc, "status", jid[-8:].lower()], env)  # the end of an id names it
+    check(out.returncode == 0 and jid in out.stdout, f"mlc status with 8 characters: {out}")
+    out = run([mlc, "cancel", jid[:6]], env)  # ids made in the same minutes share a start
+    check(out.returncode == 2 and "job.ambiguous" in out.stderr, f"a prefix of many: {out}")
     out = run([mlc, "list", "--status", "cancelled"], env)
     check(jid in out.stdout, f"mlc list --status cancelled: {out.stdout}")
     out = run([mlc, "--json", "start", "sleep", "--set", "seconds=4", "--set", "steps=8"], env)
