@@ -10,7 +10,8 @@
  *
  * Errors are data: every failing call leaves an ml_error whose `code` is a stable wire
  * code (SPEC.md 9), or "broker.unavailable" when the broker did not answer in time.
- * Link with -lmedialoom -lzmq.  Not thread-safe: one ml_client per thread.
+ * Link: cc app.c libmedialoom.a -lmsgpuck -lzmq -lm.  Not thread-safe: one ml_client per
+ * thread; close a client's watches before the client.
  */
 #ifndef MEDIALOOM_H
 #define MEDIALOOM_H
