@@ -102,7 +102,8 @@ class Scheduling:
                     if j.lease_until is not None and j.lease_until <= now and j.worker is None
                     and j.status == "running"]:
             job.lease_until = None
-            out += self._lost(job, now, "no worker reclaimed the job after a broker restart")
+            out += self._lost(job, now, "no worker reclaimed the job within its lease (after a "
+                                            "broker restart or a broken connection)")
         while self.delayed and self.delayed[0][0] <= now:
             _, job_id = heapq.heappop(self.delayed)
             job = self.active.get(job_id)

@@ -269,7 +269,9 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
             if job.worker is not None and job.worker in self.workers:
                 # after the commit, so it follows the DISPATCH of this attempt
                 then = (ToWorker(job.worker, m.CancelJob(job=job.id, attempt=job.attempts)),)
-            out = [Persist((("job", job_row(job)),), then=then), self._event(job, now)]
+            # only the flag: it commits ahead of the job's queued item rows (whose job rows
+            # cannot take it back), so the answer does not wait behind them (SPEC.md 7.3)
+            out = [Persist((("cancel_flag", job.id),), then=then), self._event(job, now)]
         reply = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}))
         return [*out, Persist((), then=(reply,))]
 

@@ -16,6 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -45,12 +46,24 @@ CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status, i);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 """
-_INSERT_JOB = f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+#: a job row replaces the stored one, except that a cancel request is never taken back (a
+#: row queued behind item rows may be older than the cancel flag committed ahead of it)
+_INSERT_JOB = (f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+               "ON CONFLICT (id) DO UPDATE SET "
+               + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS
+                           if c not in ("id", "cancel_requested"))
+               + ", cancel_requested = MAX(cancel_requested, excluded.cancel_requested)")
 _INSERT_ITEM = insert_sql("items", ITEM_FIELDS)
 _INSERT_PLAN = insert_sql("plan", PLAN_FIELDS)
 _ORDER_SQL = {"created": "created", "updated": "updated", "priority": "priority",
               "status": "status", "kind": "kind", "finished": "finished"}
 MAX_BATCH = 2000
+#: item and plan rows one transaction takes from the data queue: bounds how long a control
+#: write (a START, a CANCEL, a finished job) waits behind item inserts
+DATA_ROWS_PER_COMMIT = 1024
+#: reads whose first argument is a job id: they see every write of that job queued before them
+_READS_ABOUT_A_JOB = frozenset({"get", "retry", "plan_check", "tally", "results", "plan",
+                                "plan_page"})
 #: batches in a row whose every write failed before the writer gives up (the broker then exits 1)
 MAX_FAILED_BATCHES = 20
 #: columns added after schema 1, with their definitions (added to older stores on open)
@@ -145,20 +158,16 @@ class Store:
 
     def _serve(self) -> None:
         conn = connect(self.path, self.sync)
+        data: deque[tuple[Any, ...]] = deque()  # data-plane writes not committed, in order
+        waiting: Counter[str] = Counter()  # job id -> its writes in ``data``
         stop = False
         failed_batches = 0
-        while not stop:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+        while not (stop and not data):
+            batch = self._drain(block=not data and not stop)
             if None in batch:
                 stop = True
                 batch = [b for b in batch if b is not None]
-            writes = [b for b in batch if b[0] == "w"]
-            reads = [b for b in batch if b[0] == "r"]
+            writes, reads = self._plan_commit(batch, data, waiting)
             done_writes: list[tuple[Any, bool]] = []
             done_reads: list[tuple[int, Any]] = []
             if writes:
@@ -176,6 +185,66 @@ class Store:
             if (done_writes or done_reads) and self._on_done is not None:
                 self._on_done(done_writes, done_reads)
         conn.close()
+
+    def _drain(self, block: bool) -> list[tuple[Any, ...] | None]:
+        """What is queued (waiting for the first entry if block), at most MAX_BATCH entries."""
+        batch: list[tuple[Any, ...] | None] = []
+        if block:
+            batch.append(self._queue.get())
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    @staticmethod
+    def _plan_commit(batch: list[tuple[Any, ...]], data: deque[tuple[Any, ...]],
+                     waiting: Counter[str]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The writes of the next transaction, in commit order, and the reads after it.
+
+        Control writes (job rows, cancel flags, deletes) go first, in arrival order;
+        data writes (item and plan rows of one job) wait in ``data`` and fill the rest
+        of the transaction up to DATA_ROWS_PER_COMMIT rows.  Order per job is kept: a
+        control write or a read about a job first takes that job's queued data writes.
+        """
+        writes: list[tuple[Any, ...]] = []
+        reads: list[tuple[Any, ...]] = []
+
+        def take(job_ids: Any) -> None:
+            for job_id in job_ids:
+                if waiting.get(job_id):
+                    mine = [w for w in data if w[3] == job_id]
+                    for w in mine:
+                        data.remove(w)
+                    writes.extend(mine)
+                    del waiting[job_id]
+
+        for entry in batch:
+            if entry[0] == "r":
+                if entry[1] in _READS_ABOUT_A_JOB:
+                    take(entry[2][:1])
+                reads.append(entry)
+                continue
+            ops = entry[1]
+            jobs = _jobs_of(ops)
+            rows = sum(len(op[1]) for op in ops if op[0] in ("items", "plan"))
+            if rows and len(jobs) == 1:
+                job_id = next(iter(jobs))
+                data.append((*entry, job_id, rows))
+                waiting[job_id] += 1
+            else:
+                take(jobs)
+                writes.append(entry)
+        budget = DATA_ROWS_PER_COMMIT
+        while data and budget > 0:
+            w = data.popleft()
+            waiting[w[3]] -= 1
+            if not waiting[w[3]]:
+                del waiting[w[3]]
+            writes.append(w)
+            budget -= w[4]
+        return writes, reads
 
     def _commit_all(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> set[int]:
         """Commit writes in one transaction; if that fails, each on its own: the failed ones."""
@@ -205,8 +274,8 @@ class Store:
     def _commit(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> None:
         jobs: dict[str, tuple[Any, ...]] = {}
         conn.execute("BEGIN")
-        for _, ops, _then in writes:
-            for op in ops:
+        for write in writes:
+            for op in write[1]:
                 self.ops += 1
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
@@ -218,7 +287,12 @@ class Store:
                     if jobs:
                         conn.executemany(_INSERT_JOB, jobs.values())
                         jobs.clear()
-                    if op[0] == "delete_plan":
+                    if op[0] == "barrier":
+                        pass  # orders a reply after the job's earlier writes; stores nothing
+                    elif op[0] == "cancel_flag":
+                        conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?",
+                                     (op[1],))
+                    elif op[0] == "delete_plan":
                         conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
                     elif op[0] == "delete_items":
                         conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
@@ -349,3 +423,20 @@ class Store:
             return None
         planned = conn.execute("SELECT planned FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return (*page, bool(planned and planned[0]))
+
+
+def _jobs_of(ops: tuple[tuple[Any, ...], ...]) -> set[str]:
+    """The job ids whose earlier writes a write must follow.
+
+    A purge touches only long-finished jobs (none); a cancel flag needs no order (no
+    job row takes it back), so a CANCEL does not wait behind the job's item rows.
+    """
+    jobs: set[str] = set()
+    for op in ops:
+        if op[0] == "job":
+            jobs.add(op[1][0])
+        elif op[0] in ("items", "plan"):
+            jobs.update(r[0] for r in op[1])
+        elif op[0] not in ("purge", "cancel_flag"):
+            jobs.add(op[1])
+    return jobs

@@ -75,7 +75,9 @@ class WorkerChannel:
             self.counters["stale"] += 1
             return [ack]  # the attempt is over, or not this connection's: nothing to keep
         if msg.n <= job.batches:
-            return [Persist((), then=(ack,))]  # a resend of a stored message
+            # a resend of a message already taken: ACK once it is stored (it may still be
+            # queued behind other item rows; the barrier keeps the job's write order)
+            return [Persist((("barrier", job.id),), then=(ack,))]
         if msg.n != job.batches + 1:
             self.counters["gaps"] += 1
             return []  # an earlier message is missing: the worker sends it again
@@ -145,7 +147,7 @@ class WorkerChannel:
         return out + self.dispatch(now)
 
     def unreachable(self, peer: bytes, msg: Any, now: float) -> list[Effect]:
-        """The connection of peer is gone (a send failed): forget the worker at once.
+        """The connection of peer is gone (a send failed): forget the connection at once.
 
         A DISPATCH that could not be delivered never started: the attempt is
         taken back (it costs no attempt) and the job goes to another worker.
@@ -163,8 +165,16 @@ class WorkerChannel:
                 job.updated = now
                 self._enqueue(job, now)
                 out += [Persist((("job", job_row(job)),)), self._event(job, now)]
-        if peer in self.workers:
-            return out + self.purge_worker(peer, now, "worker connection is gone")
+        worker = self.workers.pop(peer, None)
+        if worker is not None:
+            # a broken connection is not a dead process (a busy worker reconnects when the
+            # broker seemed silent): its attempts wait a lease for the same process to come
+            # back on a new connection (READY lists them); then they are lost (tick)
+            for job_id in worker.jobs:
+                job = self.active.get(job_id)
+                if job is not None and job.status == "running" and job.worker == peer:
+                    job.worker = None
+                    job.lease_until = now + self.config.reclaim_lease_s
         return out + self.dispatch(now)
 
     def purge_worker(self, peer: bytes, now: float, reason: str) -> list[Effect]:
@@ -217,7 +227,8 @@ class WorkerChannel:
     def handle_plan_ops(self, job: Job, peer: bytes, msg: m.PlanOps,
                         ack: ToWorker) -> list[Effect]:
         if job.planned:
-            return [Persist((), then=(ack,))]  # a complete plan is never replaced
+            # a complete plan is never replaced
+            return [Persist((("barrier", job.id),), then=(ack,))]
         rows = [r for r in (plan_row(job.id, op) for op in msg.ops[:MAX_ROWS]) if r]
         job.plan_seen = True
         out: list[Effect] = [Persist((("plan", tuple(rows)), ("job", job_row(job))), then=(ack,))]

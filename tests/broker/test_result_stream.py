@@ -179,12 +179,25 @@ def test_an_undeliverable_dispatch_costs_no_attempt_and_goes_to_another_worker()
     assert state.active[job_id].attempts == 1
 
 
-def test_a_lost_connection_loses_the_attempts_on_it_at_once() -> None:
+def test_a_lost_connection_keeps_its_attempts_for_a_lease_then_loses_them() -> None:
     state = make()
     job_id = running(state)
     state.unreachable(W1, m.Heartbeat(), 1000.5)
     job = state.active[job_id]
+    assert W1 not in state.workers and job.status == "running" and job.worker is None
+    state.tick(1000.5 + state.config.reclaim_lease_s + 0.1)
     assert job.status == "queued" and job.error["code"] == "worker.lost"
+
+
+def test_the_same_worker_back_on_a_new_connection_keeps_its_attempt() -> None:
+    state = make()
+    job_id = running(state)
+    state.unreachable(W1, m.Heartbeat(), 1000.5)
+    ready(state, W2, 1001.0, running=[[job_id, 1]])  # same host and pid, new connection
+    state.handle_worker(W2, m.Heartbeat(), 1004.0)
+    state.tick(1000.5 + state.config.reclaim_lease_s + 0.1)
+    job = state.active[job_id]
+    assert job.status == "running" and job.worker == W2 and job.attempts == 1
 
 
 def test_an_empty_plan_is_whole() -> None:

@@ -1,0 +1,81 @@
+"""Control-plane writes commit ahead of queued item rows, and the order per job holds.
+
+No timing: the writer is started only after everything is queued, and the
+order of its commits is what is checked (issue 9, item 1; SPEC.md 7.3).
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from medialoom.broker.jobs import job_row
+from medialoom.broker.store import DATA_ROWS_PER_COMMIT, Store, connect, load_active
+from tests.broker.test_store import job
+
+ROWS = 1000
+
+
+def items(job_id: str, start: int, n: int = ROWS) -> tuple[tuple[Any, ...], ...]:
+    return tuple((job_id, i, f"/a/{i}", "ok", "", 1, "{}") for i in range(start, start + n))
+
+
+def commits(store: Store, then_count: int) -> list[list[Any]]:
+    """Run the writer over what is queued; the ``then`` of each commit, in commit order."""
+    done: queue.Queue[Any] = queue.Queue()
+    store.start(lambda writes, reads: done.put([t for t, ok in writes if ok] + [r[0] for r in reads]))
+    out: list[list[Any]] = []
+    while sum(len(c) for c in out) < then_count:
+        out.append(done.get(timeout=30))
+    store.stop()
+    return out
+
+
+def test_start_and_cancel_commit_before_50000_queued_item_rows(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sqlite3")
+    store = Store(path)
+    streaming = job("A")
+    store.write((("job", job_row(streaming)),), "A created")
+    for batch in range(50):  # 50,000 item rows of job A queued
+        progressed = replace(streaming, processed=(batch + 1) * ROWS)
+        store.write((("items", items("A", batch * ROWS)), ("job", job_row(progressed))),
+                    f"A items {batch}")
+    store.write((("job", job_row(job("B"))),), "B started")  # a START
+    store.write((("cancel_flag", "A"),), "A cancel")  # a CANCEL of the streaming job
+    order = commits(store, 53)
+    first = order[0]
+    assert "B started" in first and "A cancel" in first
+    # the first commit took at most its row budget of A's items, the rest came after
+    assert sum(t.startswith("A items") for t in first) <= DATA_ROWS_PER_COMMIT // ROWS + 1
+    flat = [t for c in order for t in c]
+    assert [t for t in flat if t.startswith("A items")] == [f"A items {b}" for b in range(50)]
+    with connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 50 * ROWS
+    # the job rows of A's item batches, older than the flag, did not take the cancel back
+    recovered = {j.id: j for j in load_active(path)}
+    assert recovered["A"].cancel_requested and recovered["A"].processed == 50 * ROWS
+
+
+def test_a_job_row_or_read_about_a_job_waits_for_that_job_s_items(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sqlite3")
+    store = Store(path)
+    store.write((("job", job_row(job("A"))),), "A created")
+    store.write((("job", job_row(job("C"))),), "C created")
+    for batch in range(10):
+        store.write((("items", items("A", batch * ROWS)),), f"A items {batch}")
+        store.write((("items", items("C", batch * ROWS)),), f"C items {batch}")
+    store.write((("job", job_row(replace(job("A"), status="completed"))),), "A finished")
+    store.write((("barrier", "C"),), "C barrier")
+    store.read("tally", ("C",), "C tally")
+    order = commits(store, 2 + 20 + 3)
+    flat = [t for c in order for t in c]
+    # each job's writes in the order they were queued
+    for name in ("A", "C"):
+        mine = [t for t in flat if t.startswith(name)]
+        assert mine[-1] in ("A finished", "C tally")
+        assert [t for t in mine if "items" in t] == [f"{name} items {b}" for b in range(10)]
+    assert flat.index("A finished") > flat.index("A items 9")
+    assert flat.index("C barrier") > flat.index("C items 9")
+    assert flat.index("C tally") > flat.index("C items 9")
