@@ -84,13 +84,13 @@ def values_of(best: Scored, release: dict[str, Any], labels: list[str]) -> dict[
     return {k: v for k, v in out.items() if v}
 
 
-def _message(verdict: Verdict) -> str:
+def _message(verdict: Verdict, margin: float) -> str:
     best = verdict.best
     if verdict.status == "matched" and best is not None:
         return f"{best.candidate.artist} - {best.candidate.title} ({best.score:.2f})"
     if verdict.status == "ambiguous":
         close = [s for s in verdict.ranked if verdict.best and verdict.best.score - s.score
-                 < 0.1][:3]
+                 < max(margin, 0.01)][:3]
         return "close candidates: " + "; ".join(f"{s.candidate.artist} - {s.candidate.title} "
                                                 f"({s.score:.2f})" for s in close)
     if best is not None:
@@ -147,7 +147,7 @@ async def match_source(catalog: Catalog, source: Source, opts: MatchOptions) -> 
         if opts.want_label:
             details["label"] = labels[0] if labels else ""
         values = values_of(best, release, labels)
-    message = _message(verdict)
+    message = _message(verdict, opts.margin)
     if source.note:
         message = f"{message} ({source.note})"
     return Outcome(source, verdict.status, message, details, values,

@@ -522,6 +522,7 @@ function jobPage(id) {
     if (!job) return;
     const kind = kindInfo(job.kind);
     $("#job-kind").textContent = job.kind;
+    if (job.kind === "match") catalog.filterOptions($("#results-filter"));
     const src = state.sources.get(id);
     $("#job-source").innerHTML = media.sourceBadge(src);
     const badge = $("#job-status");
@@ -543,7 +544,8 @@ function jobPage(id) {
     err.hidden = !job.error;
     err.textContent = job.error ? `${job.error.code}: ${job.error.message}` : "";
     const done = TERMINAL.has(job.status);
-    const changes = (kind && kind.changes_files) || job.planned;
+    const changes = (job.kind === "match" ? catalog.changesFiles(job) : kind && kind.changes_files) ||
+      job.planned;
     $("#btn-cancel").hidden = done;
     $("#btn-cancel").disabled = Boolean(job.cancel_requested);
     $("#btn-rollback").hidden = !(done && changes && !job.dry_run && job.kind !== "rollback");
@@ -570,6 +572,7 @@ function jobPage(id) {
       const probe = job && job.kind === "probe";
       body.innerHTML = data.items.length ? data.items.map((r) => {
         if (probe) return media.probeRows(r, relative(r.path));
+        if (job && job.kind === "match") return catalog.matchRows(r, relative(r.path));
         const dst = r.details && (r.details.new_path || r.details.dst);
         return `<tr class="st-${esc(r.status)}"><td class="num">${r.i + 1}</td>
           <td class="file" title="${esc(r.path)}">${esc(relative(r.path))}${dst ? `<span class="arrow">→</span>${esc(relative(dst))}` : ""}</td>
