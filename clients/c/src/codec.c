@@ -43,7 +43,7 @@ static int by_key(const void *a, const void *b) {
   return memcmp(x->key, y->key, x->klen);
 }
 
-/* The top-level entries of a body that is exactly one valid msgpack map. */
+/* The top-level entries of a body that is exactly one valid msgpack map, sorted by key. */
 static entry *body_entries(const unsigned char *body, size_t size, uint32_t *n, ml_error *err) {
   const unsigned char *p = body, *end = body + size;
   mp_head h;
@@ -67,7 +67,7 @@ static entry *body_entries(const unsigned char *body, size_t size, uint32_t *n, 
     ml_fail(err, "protocol.bad_frame", NULL, "the body must be a msgpack map");
     return NULL;
   }
-  entry *es = calloc(h.u ? h.u : 1, sizeof *es), *sorted = NULL;
+  entry *es = calloc(h.u ? h.u : 1, sizeof *es);
   if (!es) {
     ml_fail(err, "internal", NULL, "out of memory");
     return NULL;
@@ -82,28 +82,25 @@ static entry *body_entries(const unsigned char *body, size_t size, uint32_t *n, 
     es[i] = (entry){k.payload, p, (uint32_t)k.u};
     mp_skip(&p, end, false);
   }
-  sorted = malloc((h.u ? h.u : 1) * sizeof *sorted);
-  if (!sorted) {
-    ml_fail(err, "internal", NULL, "out of memory");
-    goto fail;
-  }
-  memcpy(sorted, es, h.u * sizeof *es);
-  qsort(sorted, h.u, sizeof *sorted, by_key);
+  qsort(es, h.u, sizeof *es, by_key); /* by key: a key twice sits side by side */
   for (uint64_t i = 1; i < h.u; i++) {
-    if (!by_key(&sorted[i - 1], &sorted[i])) {
+    if (!by_key(&es[i - 1], &es[i])) {
       ml_fail(err, "protocol.bad_frame", NULL,
               "the body map holds the key '%.*s' twice (a key must not appear twice)",
-              (int)(sorted[i].klen > 40 ? 40 : sorted[i].klen), (const char *)sorted[i].key);
+              (int)(es[i].klen > 40 ? 40 : es[i].klen), (const char *)es[i].key);
       goto fail;
     }
   }
-  free(sorted);
   *n = (uint32_t)h.u;
   return es;
 fail:
-  free(sorted);
   free(es);
   return NULL;
+}
+
+static const entry *find_entry(const entry *es, uint32_t n, const char *name) {
+  entry want = {(const unsigned char *)name, NULL, (uint32_t)strlen(name)};
+  return bsearch(&want, es, n, sizeof *es, by_key);
 }
 
 static const char *htype_name(mp_htype t) {
@@ -191,9 +188,7 @@ static ml_value *decode_body(ml_channel ch, const unsigned char *body, size_t si
   entry *es = body_entries(body, size, &n, err);
   if (!es) return NULL;
   ml_value *msg = NULL;
-  const entry *cmd = NULL;
-  for (uint32_t i = 0; i < n; i++)
-    if (es[i].klen == 3 && !memcmp(es[i].key, "cmd", 3)) cmd = &es[i];
+  const entry *cmd = find_entry(es, n, "cmd");
   mp_head w = {0};
   const unsigned char *p = cmd ? cmd->val : NULL;
   const ml_command *c = NULL;
@@ -211,10 +206,7 @@ static ml_value *decode_body(ml_channel ch, const unsigned char *body, size_t si
   if (!msg || ml_set(msg, "cmd", ml_str(c->word))) goto oom;
   for (int i = 0; i < c->nfields; i++) {
     const ml_field *f = &c->fields[i];
-    size_t fl = strlen(f->name);
-    const entry *e = NULL;
-    for (uint32_t j = 0; j < n && !e; j++)
-      if (es[j].klen == fl && !memcmp(es[j].key, f->name, fl)) e = &es[j];
+    const entry *e = find_entry(es, n, f->name);
     ml_value *v = NULL;
     if (!e) {
       if (f->required) {

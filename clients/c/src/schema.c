@@ -56,11 +56,12 @@ static const ml_field fetch[] = {REQ("rid", F_UINT),       REQ("job", F_STR),
                                  REQ("attempt", F_UINT),   REQ("what", F_STR),
                                  REQ("source", F_STR),     OPTI("offset", F_UINT, 0),
                                  OPTI("limit", F_UINT, 1000), OPT("status", F_STRS)};
+static const ml_field token[] = {REQ("rid", F_UINT), REQ("key", F_STR), REQ("rate", F_FLOAT)};
 static const ml_command worker_cmds[] = {
     CMD("READY", ready),         {"HEARTBEAT", none, 0},   CMD("ACCEPT", job_attempt),
     CMD("ITEMS", items),         CMD("DONE", done),        CMD("FAILED", failed),
     CMD("CANCELLED", cancelled), CMD("DISCONNECT", disconnect), CMD("PLAN", plan_ops),
-    CMD("FETCH", fetch)};
+    CMD("FETCH", fetch),         CMD("TOKEN", token)};
 
 static const ml_field dispatch[] = {REQ("job", F_STR),      REQ("attempt", F_UINT),
                                     REQ("kind", F_STR),     OPT("paths", F_STRS),
@@ -69,9 +70,11 @@ static const ml_field dispatch[] = {REQ("job", F_STR),      REQ("attempt", F_UIN
 static const ml_field page_msg[] = {REQ("rid", F_UINT), OPT("rows", F_MAPS),
                                     OPTI("total", F_UINT, 0), OPT("error", F_ANY)};
 static const ml_field ack[] = {REQ("acks", F_ARRAYS)};
+static const ml_field grant[] = {REQ("rid", F_UINT), OPT("wait_s", F_FLOAT), OPT("error", F_ANY)};
 static const ml_command broker_cmds[] = {
     CMD("DISPATCH", dispatch),     CMD("CANCEL", job_attempt), {"HEARTBEAT", none, 0},
-    CMD("DISCONNECT", disconnect), CMD("PAGE", page_msg),      CMD("ACK", ack)};
+    CMD("DISCONNECT", disconnect), CMD("PAGE", page_msg),      CMD("ACK", ack),
+    CMD("GRANT", grant)};
 
 static const ml_field progress[] = {REQ("job", F_STR), REQ("attempt", F_UINT),
                                     REQ("progress", F_MAP)};
