@@ -61,6 +61,8 @@ static void valid(const ml_value *e) {
   CHECK(ch >= 0, "%s: unknown channel", name);
   ml_value *msg = ml_decode((ml_channel)ch, frames, n, &err);
   CHECK(msg, "%s: decode failed: %s %s", name, err.code, err.message);
+  if (!msg && !strcmp(err.code, "protocol.unknown_command"))
+    fprintf(stderr, "  (a new command? add it with its fields to clients/c/src/schema.c)\n");
   if (msg && !ml_equal(msg, ml_get(e, "message"))) {
     CHECK(0, "%s: decoded message differs", name);
     show("decoded ", msg);
