@@ -1,8 +1,9 @@
 """The client side of the anchor workloads, shared by anchor_celery and anchor_dramatiq.
 
 Runs in the anchor venv (``.bench-venv``), so it imports nothing of medialoom.  The same
-workload as ours: n no-op jobs with ``window`` of them in flight (the oldest result awaited
-first, then the next job sent), then single jobs one at a time, start to result.  Prints one
+workload as ours: n no-op jobs (or as many as are sent within ``cap_s``) with ``window`` of
+them in flight (the oldest result awaited first, then the next job sent), then single jobs one
+at a time, start to result.  Prints one
 JSON line: ``{"rate": jobs/s, "latency_ms": [...], "cpu_s": client CPU seconds}``.
 """
 
@@ -21,6 +22,7 @@ def run(send: Callable[[], Any], get: Callable[[Any], Any]) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--jobs", type=int, required=True)
     p.add_argument("--window", type=int, required=True)
+    p.add_argument("--cap-s", type=float, required=True, help="send no new job after this")
     p.add_argument("--latency-jobs", type=int, required=True)
     p.add_argument("--latency-cap-s", type=float, required=True)
     p.add_argument("--warmup", type=int, default=200)
@@ -29,6 +31,7 @@ def run(send: Callable[[], Any], get: Callable[[Any], Any]) -> None:
         get(handle)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
+    stop = time.monotonic() + args.cap_s
     pending: collections.deque[Any] = collections.deque()
     sent = 0
     while sent < min(args.window, args.jobs):
@@ -36,10 +39,10 @@ def run(send: Callable[[], Any], get: Callable[[Any], Any]) -> None:
         sent += 1
     while pending:
         get(pending.popleft())
-        if sent < args.jobs:
+        if sent < args.jobs and time.monotonic() < stop:
             pending.append(send())
             sent += 1
-    rate = args.jobs / (time.perf_counter() - t0)
+    rate = sent / (time.perf_counter() - t0)
     cpu = time.process_time() - cpu0
     latency = []
     stop = time.monotonic() + args.latency_cap_s
@@ -47,4 +50,5 @@ def run(send: Callable[[], Any], get: Callable[[Any], Any]) -> None:
         t = time.perf_counter()
         get(send())
         latency.append((time.perf_counter() - t) * 1000)
-    print(json.dumps({"rate": rate, "latency_ms": latency, "cpu_s": cpu}), flush=True)
+    print(json.dumps({"rate": rate, "jobs": sent, "latency_ms": latency, "cpu_s": cpu}),
+          flush=True)

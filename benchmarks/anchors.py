@@ -32,10 +32,22 @@ HOW = "run `make bench-anchors` to install Celery and Dramatiq into .bench-venv 
 
 
 @dataclass
+class Load:
+    """The workload of one round (the same for every system)."""
+
+    jobs: int  # no-op jobs, or as many as are started within cap_s
+    window: int  # jobs in flight
+    cap_s: float
+    latency_jobs: int  # single jobs one at a time, or as many as fit in latency_cap_s
+    latency_cap_s: float
+
+
+@dataclass
 class AnchorRound:
     """One round of one anchor."""
 
     rate: float  # no-op jobs/s with the window in flight
+    jobs: int  # how many that was (fewer than asked when the time cap came first)
     latency_ms: list[float]  # single jobs one at a time, send to result
 
 
@@ -129,17 +141,16 @@ def _wait_for_lines(path: str, text: str, count: int, procs: Procs, what: str) -
     raise RuntimeError(f"{what} did not become ready; its log:\n{tail}")
 
 
-def _client(module: str, redis_url: str, jobs: int, window: int, latency_jobs: int,
-            latency_cap_s: float) -> AnchorRound:
+def _client(module: str, redis_url: str, s: Load) -> AnchorRound:
     out = subprocess.run(
-        [os.path.join(VENV, "bin", "python"), "-m", module, "--jobs", str(jobs), "--window",
-         str(window), "--latency-jobs", str(latency_jobs), "--latency-cap-s",
-         str(latency_cap_s)], cwd=ROOT, env=_env(redis_url), capture_output=True, text=True,
-        timeout=900)
+        [os.path.join(VENV, "bin", "python"), "-m", module, "--jobs", str(s.jobs), "--window",
+         str(s.window), "--cap-s", str(s.cap_s), "--latency-jobs", str(s.latency_jobs),
+         "--latency-cap-s", str(s.latency_cap_s)], cwd=ROOT, env=_env(redis_url),
+        capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise RuntimeError(f"{module} client failed:\n{out.stderr[-3000:]}")
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    return AnchorRound(data["rate"], data["latency_ms"])
+    return AnchorRound(data["rate"], data["jobs"], data["latency_ms"])
 
 
 def _env(redis_url: str) -> dict[str, str]:
@@ -147,7 +158,7 @@ def _env(redis_url: str) -> dict[str, str]:
             "PATH": f"{os.path.join(VENV, 'bin')}:{os.environ.get('PATH', '')}"}
 
 
-def celery_round(jobs: int, window: int, latency_jobs: int, latency_cap_s: float) -> AnchorRound:
+def celery_round(s: Load) -> AnchorRound:
     """Celery: 2 worker processes with the solo pool, Redis broker and result backend."""
     with Redis() as redis, tempfile.TemporaryDirectory(prefix="bench-celery-") as tmp:
         log = os.path.join(tmp, "celery.log")
@@ -161,14 +172,12 @@ def celery_round(jobs: int, window: int, latency_jobs: int, latency_cap_s: float
                          "--without-mingle", "--without-heartbeat", "-l", "INFO"],
                         cwd=ROOT, env=_env(redis.url), stdout=fh, stderr=fh))
             _wait_for_lines(log, " ready.", 2, procs, "the Celery workers")
-            return _client("benchmarks.anchor_celery", redis.url, jobs, window, latency_jobs,
-                           latency_cap_s)
+            return _client("benchmarks.anchor_celery", redis.url, s)
         finally:
             procs.stop()
 
 
-def dramatiq_round(jobs: int, window: int, latency_jobs: int,
-                   latency_cap_s: float) -> AnchorRound:
+def dramatiq_round(s: Load) -> AnchorRound:
     """Dramatiq: 2 worker processes (8 threads each, its default), Redis, Redis results."""
     with Redis() as redis, tempfile.TemporaryDirectory(prefix="bench-dramatiq-") as tmp:
         log = os.path.join(tmp, "dramatiq.log")
@@ -180,8 +189,7 @@ def dramatiq_round(jobs: int, window: int, latency_jobs: int,
                      "--processes", "2", "--threads", "8"],
                     cwd=ROOT, env=_env(redis.url), stdout=fh, stderr=fh))
             _wait_for_lines(log, "is ready for action", 2, procs, "the Dramatiq workers")
-            return _client("benchmarks.anchor_dramatiq", redis.url, jobs, window, latency_jobs,
-                           latency_cap_s)
+            return _client("benchmarks.anchor_dramatiq", redis.url, s)
         finally:
             procs.stop()
 

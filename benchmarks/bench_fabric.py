@@ -61,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"-- {section} ({rounds} round{'s' * (rounds > 1)}{', quick' if q else ''}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
         if section == "throughput":
+            load = anchors.Load(jobs=3_000 if q else 10_000, window=200,
+                                cap_s=5.0 if q else 10.0, latency_jobs=1_000, latency_cap_s=10.0)
             fabric_throughput.run(rounds, fabric_throughput.Sizes(
-                jobs=3_000 if q else 10_000, relay_jobs=5_000 if q else 20_000, window=200,
-                latency_jobs=1_000, latency_cap_s=15.0), with_anchors)
+                load, relay_jobs=10_000 if q else 30_000), with_anchors)
         elif section == "control":
             fabric_control.run(rounds, fabric_control.Sizes(
                 idle=1_000 if q else 2_000, load=1_000 if q else 2_000,

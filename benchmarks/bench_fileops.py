@@ -28,7 +28,7 @@ from medialoom.workers.context import CollectingReporter, JobContext
 from medialoom.workers.kinds import validate_params
 from medialoom.workers.kinds.dedupe import KIND as DEDUPE
 
-RUNS = 3
+RUNS = 3  # repeats of each timed figure (1 with --quick)
 WAIT_S = 1800.0
 PART_NAMES = ("part1", "part2")
 
@@ -75,13 +75,13 @@ class RenameFigures:
     restored: bool
 
 
-def rename_figures(f: Fabric, lib: str, workers: int, files: int) -> RenameFigures:
-    """Dry-run (RUNS times), real run, then rollback, over the library with the given
+def rename_figures(f: Fabric, lib: str, workers: int, files: int, runs: int) -> RenameFigures:
+    """Dry-run (runs times), real run, then rollback, over the library with the given
     number of worker processes: one job over lib, or one job per top-level part at once."""
     parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
     params = {"template": "{artist} - {title}", "on_collision": "counter"}
     spans, walls = [], []
-    for _ in range(RUNS):
+    for _ in range(runs):
         jobs, span, wall = run_jobs(f, [("rename", p, params, True) for p in parts])
         ops = sum(j["result"]["operations"] for j in jobs)
         if ops != files:
@@ -98,7 +98,7 @@ def rename_figures(f: Fabric, lib: str, workers: int, files: int) -> RenameFigur
                          rb_ops / rb_span, rb_ops, snapshot(lib) == before)
 
 
-def bench_rename(tmp: str, files: int) -> None:
+def bench_rename(tmp: str, files: int, runs: int) -> None:
     lib = os.path.join(tmp, "lib")
     half = files // 2
     t0 = time.perf_counter()
@@ -106,10 +106,11 @@ def bench_rename(tmp: str, files: int) -> None:
         generate(os.path.join(lib, name), count, seed=seed, formats=tuple(FORMAT_NAMES))
     print(f"rename library: {files:,} tagged audio files (7 formats, 10 corrupt) in 2 top-level "
           f"folders, made in {time.perf_counter() - t0:.1f} s; template '{{artist}} - "
-          f"{{title}}', on_collision counter; plan rates over {RUNS} runs, median [min-max]")
+          f"{{title}}', on_collision counter; plan rates over {runs} run{'s' * (runs > 1)}, "
+          "median [min-max]")
     for workers in (1, 2):
         with Fabric(workers=workers, root=tmp) as f:
-            r = rename_figures(f, lib, workers, files)
+            r = rename_figures(f, lib, workers, files, runs)
         procs = f"{workers} worker process{'es' * (workers > 1)}"
         how = ("1 job over the library" if workers == 1
                else "2 jobs at once, one per folder")
@@ -218,27 +219,27 @@ def rmlint_once(tree: str, scratch: str) -> tuple[float, int, int]:
     return dt, sum(r["is_original"] for r in rows), sum(not r["is_original"] for r in rows)
 
 
-def bench_dedupe(tmp: str, files: int, total: int) -> None:
+def bench_dedupe(tmp: str, files: int, total: int, runs: int) -> None:
     tree = os.path.join(tmp, "tree")
     t0 = time.perf_counter()
     exp = make_dupe_tree(tree, files, total, 0.2)
     print(f"dedupe tree: {exp.files:,} files, {exp.bytes / 1e9:.2f} GB, {exp.duplicates:,} "
           f"duplicates (20%) of {exp.groups:,} originals, {exp.reclaimable / 1e6:,.0f} MB "
           f"reclaimable (made in {time.perf_counter() - t0:.1f} s); page cache warmed, "
-          f"median of {RUNS} runs each")
+          f"median of {runs} run{'s' * (runs > 1)} each")
     warm(tree)
 
     with Fabric(workers=1, root=tmp) as f:
         spans = []
-        for _ in range(RUNS):
+        for _ in range(runs):
             (job,), span, _ = run_jobs(f, [("dedupe", [tree], {"action": "report"}, False)])
             spans.append(span)
             res = job["result"]
     print(check("       sanity, ours (job result)", exp, res["groups"], res["duplicates"],
                 res["reclaimable_bytes"]))
-    runs = [dedupe_in_process(tree, tmp) for _ in range(RUNS)]
-    procs = [dt for dt, _ in runs]
-    res = runs[-1][1]
+    inproc = [dedupe_in_process(tree, tmp) for _ in range(runs)]
+    procs = [dt for dt, _ in inproc]
+    res = inproc[-1][1]
     print(check("       sanity, ours (in-process)", exp, res["groups"], res["duplicates"],
                 res["reclaimable_bytes"]))
 
@@ -248,7 +249,7 @@ def bench_dedupe(tmp: str, files: int, total: int) -> None:
             print(f"{name:6} not installed (apt-get install {name})")
             continue
         with tempfile.TemporaryDirectory() as scratch:
-            runs3 = [once(tree, scratch) for _ in range(RUNS)]
+            runs3 = [once(tree, scratch) for _ in range(runs)]
         theirs[name] = [dt for dt, _, _ in runs3]
         _, g, d = runs3[-1]
         print(check(f"       sanity, {name}", exp, g, d))
@@ -271,18 +272,20 @@ def bench_dedupe(tmp: str, files: int, total: int) -> None:
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smaller trees (a smoke run)")
+    p.add_argument("--quick", action="store_true", help="smaller trees, one run (a smoke run)")
+    p.add_argument("--runs", type=int, default=0, help=f"repeats ({RUNS}; 1 with --quick)")
     return p
 
 
 def main() -> None:
     args = parser().parse_args()
-    rename_files, dupe_files, dupe_bytes = ((4_000, 4_000, 200_000_000) if args.quick
-                                            else (20_000, 20_000, 2_000_000_000))
+    rename_files, dupe_files, dupe_bytes = ((2_000, 4_000, 200_000_000) if args.quick
+                                            else (10_000, 20_000, 2_000_000_000))
+    runs = args.runs or (1 if args.quick else RUNS)
     with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
-        bench_rename(os.path.realpath(tmp), rename_files)
+        bench_rename(os.path.realpath(tmp), rename_files, runs)
     with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
-        bench_dedupe(os.path.realpath(tmp), dupe_files, dupe_bytes)
+        bench_dedupe(os.path.realpath(tmp), dupe_files, dupe_bytes, runs)
 
 
 if __name__ == "__main__":

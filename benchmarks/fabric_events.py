@@ -19,6 +19,7 @@ import time
 import zmq
 
 from benchmarks.common import ROOT, Fabric, rss_mb
+from benchmarks.fabric_control import cancel_quietly
 from benchmarks.fabric_throughput import no_op_jobs
 from benchmarks.report import show
 from medialoom.protocol import codec
@@ -69,7 +70,7 @@ def events_round(f: Fabric, window_s: float) -> tuple[float, float]:
         ctx.term()
     sent = json.loads(out.strip().splitlines()[-1])
     with f.client() as c:
-        c.cancel(job)
+        cancel_quietly(c, job)
     return received / window_s, sent["sent"] / sent["seconds"]
 
 
@@ -89,7 +90,7 @@ def run_rss(jobs: int, window: int) -> None:
     with Fabric(workers=2, slots=16) as f:
         asyncio.run(no_op_jobs(f, 1000, window))
         base = rss_mb(f.broker.pid)
-        rate, _ = asyncio.run(no_op_jobs(f, jobs, window))
+        rate, _, _ = asyncio.run(no_op_jobs(f, jobs, window))
         after = rss_mb(f.broker.pid)
     show("ours", f"broker RSS after {jobs + 1000:,} finished no-op jobs", [after], "MB",
          target="<= 150 MB", note=f"{base:.0f} MB after the first 1,000; {rate:,.0f} jobs/s "

@@ -9,8 +9,10 @@ nothing else of the benchmark is running while one is measured:
 - Celery (2 solo-pool worker processes) and Dramatiq (2 processes x 8 threads), both on a
   fresh redis-server, when ``make bench-anchors`` has installed them.
 
-All run the same workload: ``jobs`` no-op jobs with ``window`` in flight, then single jobs one
-at a time (start to completed).  Ratios are taken per round (paired), then the median.
+All run the same workload (anchors.Load): ``jobs`` no-op jobs with ``window`` in flight, no
+new one started after ``cap_s`` (so a slow system bounds the run time, and its rate is over
+the jobs it did), then single jobs one at a time, start to completed, ``latency_jobs`` of them
+or as many as fit in ``latency_cap_s``.  Ratios are taken per round (paired), then the median.
 """
 
 from __future__ import annotations
@@ -28,13 +30,10 @@ from medialoom.clients.client import AsyncClient
 
 @dataclass
 class Sizes:
-    """How much each round does."""
+    """How much each round does: the anchors' Load (jobs, window, caps), the relay's count."""
 
-    jobs: int
+    load: anchors.Load
     relay_jobs: int
-    window: int
-    latency_jobs: int
-    latency_cap_s: float
 
 
 @dataclass
@@ -42,18 +41,24 @@ class Rounds:
     """Figures of one system over the rounds."""
 
     rate: list[float] = field(default_factory=list)
+    jobs: list[int] = field(default_factory=list)
     latency: list[list[float]] = field(default_factory=list)
     cpu: list[dict[str, float]] = field(default_factory=list)
 
 
-async def no_op_jobs(f: Fabric, n: int, window: int) -> tuple[float, dict[str, float]]:
-    """n no-op jobs (START + WAIT) with window in flight: jobs/s and CPU us per job by role."""
+async def no_op_jobs(f: Fabric, n: int, window: int, cap_s: float = 1e9
+                     ) -> tuple[float, int, dict[str, float]]:
+    """n no-op jobs (START + WAIT; none started after cap_s) with window in flight: jobs/s,
+    how many, and CPU us per job by process role."""
     async with AsyncClient(f.clients, f.events_out, timeout_s=120) as c:
         todo = iter(range(n))
         statuses: dict[str, int] = {}
+        stop = time.monotonic() + cap_s
 
         async def lane() -> None:
             for _ in todo:
+                if time.monotonic() > stop:
+                    return
                 job = await c.start("sleep", params={"steps": 0})
                 done = await c.wait(job["id"], poll_s=60)
                 statuses[done["status"]] = statuses.get(done["status"], 0) + 1
@@ -67,9 +72,10 @@ async def no_op_jobs(f: Fabric, n: int, window: int) -> tuple[float, dict[str, f
         elapsed = time.perf_counter() - t0
         cpu = {"broker": cpu_s([f.broker.pid]) - broker0, "workers": cpu_s(workers) - workers0,
                "client": time.process_time() - client0}
-    if statuses != {"completed": n}:
-        raise RuntimeError(f"no-op jobs ended {statuses}, expected {n} completed")
-    return n / elapsed, {k: v / n * 1e6 for k, v in cpu.items()}
+    done = sum(statuses.values())
+    if statuses != {"completed": done}:
+        raise RuntimeError(f"no-op jobs ended {statuses}, expected all completed")
+    return done / elapsed, done, {k: v / done * 1e6 for k, v in cpu.items()}
 
 
 def single_jobs(f: Fabric, n: int, cap_s: float) -> list[float]:
@@ -86,19 +92,21 @@ def single_jobs(f: Fabric, n: int, cap_s: float) -> list[float]:
     return lat
 
 
-def ours_round(s: Sizes, out: Rounds) -> None:
+def ours_round(s: anchors.Load, out: Rounds) -> None:
     with Fabric(workers=2, slots=16) as f:
         asyncio.run(no_op_jobs(f, min(500, s.jobs), s.window))  # warm up
-        rate, cpu = asyncio.run(no_op_jobs(f, s.jobs, s.window))
+        rate, jobs, cpu = asyncio.run(no_op_jobs(f, s.jobs, s.window, s.cap_s))
         out.rate.append(rate)
+        out.jobs.append(jobs)
         out.cpu.append(cpu)
         out.latency.append(single_jobs(f, s.latency_jobs, s.latency_cap_s))
 
 
 def relay_round(s: Sizes, out: Rounds) -> None:
     with Relay() as relay:
-        r = relay.measure(s.relay_jobs, s.window, s.latency_jobs)
+        r = relay.measure(s.relay_jobs, s.load.window, s.load.cap_s, s.load.latency_jobs)
     out.rate.append(r.rate)
+    out.jobs.append(r.trips)
     out.latency.append(r.latency_ms)
     out.cpu.append({"all": r.cpu_ms_per_1k})
 
@@ -113,20 +121,21 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
     for r in range(rounds):
         t0 = time.monotonic()
         relay_round(s, systems["floor"])
-        ours_round(s, systems["ours"])
+        ours_round(s.load, systems["ours"])
         for name in names:
-            a = anchors.ANCHORS[name](s.jobs, s.window, s.latency_jobs, s.latency_cap_s)
+            a = anchors.ANCHORS[name](s.load)
             systems[name].rate.append(a.rate)
+            systems[name].jobs.append(a.jobs)
             systems[name].latency.append(a.latency_ms)
         print(f"       round {r + 1}/{rounds}: {time.monotonic() - t0:.0f} s", flush=True)
 
     floor, ours = systems["floor"], systems["ours"]
-    how = f"{s.window} in flight"
-    show("floor", f"raw asyncio pyzmq relay, 3 processes, round trips ({how}, "
-         f"{s.relay_jobs:,} per round)", floor.rate, "/s")
+    how = f"{s.load.window} in flight"
+    show("floor", f"raw asyncio pyzmq relay, 3 processes, round trips ({how})", floor.rate,
+         "/s", note=_counted(floor))
     show_latency("floor", "raw relay round trip, 1 in flight", floor.latency)
-    show("ours", f"no-op jobs end to end, 2 worker processes ({how}, {s.jobs:,} per round)",
-         ours.rate, "jobs/s", target=">= 5,000")
+    show("ours", f"no-op jobs end to end, 2 worker processes ({how})", ours.rate, "jobs/s",
+         target=">= 5,000", note=_counted(ours))
     cpu = {k: [c[k] for c in ours.cpu] for k in ours.cpu[0]}
     show("ours", "  CPU per job: broker", cpu["broker"], "us")
     show("ours", "  CPU per job: 2 workers together", cpu["workers"], "us")
@@ -138,9 +147,9 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
         a = systems[name]
         how_a = ("2 solo-pool worker processes" if name == "Celery"
                  else "2 processes x 8 threads")
-        show(name.lower()[:6], f"{name}+Redis no-op jobs, {how_a} ({how}, {s.jobs:,} per "
-             "round)", a.rate, "jobs/s")
-        show_latency(name.lower()[:6], f"{name}+Redis single no-op job, send -> result",
+        show(name.lower(), f"{name}+Redis no-op jobs, {how_a} ({how})", a.rate, "jobs/s",
+             note=_counted(a))
+        show_latency(name.lower(), f"{name}+Redis single no-op job, send -> result",
                      a.latency)
         show_ratio(f"ours / {name} (jobs/s)", ours.rate, a.rate,
                    target=">= 3" if name == "Dramatiq" else "")
@@ -149,3 +158,8 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
     if not with_anchors:
         print(f"anchors not measured: {anchors.HOW}", flush=True)
 
+
+
+def _counted(r: Rounds) -> str:
+    lo, hi = min(r.jobs), max(r.jobs)
+    return f"{lo:,} jobs a round" if lo == hi else f"{lo:,}-{hi:,} jobs a round"

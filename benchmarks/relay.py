@@ -72,6 +72,7 @@ class RelayRound:
     """One round through the relay."""
 
     rate: float  # round trips/s with window requests in flight
+    trips: int  # how many that was
     latency_ms: list[float]  # one in flight
     cpu_ms_per_1k: float  # CPU ms of client + relay + worker per 1,000 round trips
 
@@ -94,11 +95,12 @@ class Relay:
     def __exit__(self, *exc: object) -> None:
         self.procs.stop()
 
-    def measure(self, n: int, window: int, latency_n: int) -> RelayRound:
-        """Pipelined rate over n round trips, then latency_n one at a time."""
-        return asyncio.run(self._measure(n, window, latency_n))
+    def measure(self, n: int, window: int, cap_s: float, latency_n: int) -> RelayRound:
+        """Pipelined rate over n round trips (or those sent within cap_s), then latency_n one
+        at a time."""
+        return asyncio.run(self._measure(n, window, cap_s, latency_n))
 
-    async def _measure(self, n: int, window: int, latency_n: int) -> RelayRound:
+    async def _measure(self, n: int, window: int, cap_s: float, latency_n: int) -> RelayRound:
         ctx = zmq.asyncio.Context()
         sock = ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
@@ -117,15 +119,19 @@ class Relay:
             cpu0 = cpu_s(pids) + time.process_time()
             t0 = time.perf_counter()
             in_flight = asyncio.Semaphore(window)
+            sent = 0
 
             async def send() -> None:
-                for i in range(n):
+                nonlocal sent
+                stop = time.monotonic() + cap_s
+                while sent < n and time.monotonic() < stop:
                     await in_flight.acquire()
-                    await sock.send(msgpack.packb({"id": i, "kind": "noop"}))
+                    await sock.send(msgpack.packb({"id": sent, "kind": "noop"}))
+                    sent += 1
+                await sock.send(msgpack.packb({"id": -2}))  # the end: answered after the rest
 
             sender = asyncio.create_task(send())
-            for _ in range(n):
-                msgpack.unpackb(await sock.recv())
+            while msgpack.unpackb(await sock.recv())["id"] != -2:
                 in_flight.release()
             await sender
             elapsed = time.perf_counter() - t0
@@ -136,7 +142,7 @@ class Relay:
                 await sock.send(msgpack.packb({"id": i, "kind": "noop"}))
                 msgpack.unpackb(await sock.recv())
                 lat.append((time.perf_counter() - t) * 1000)
-            return RelayRound(n / elapsed, lat, cpu / n * 1e6)
+            return RelayRound(sent / elapsed, sent, lat, cpu / sent * 1e6)
         finally:
             sock.close(linger=0)
             ctx.term()
