@@ -66,6 +66,7 @@ const WORKER = {
     opt("total", UINT, value(0))],
   FETCH: [RID, JOB, ATTEMPT, req("what", STR), req("source", STR), opt("offset", UINT, value(0)),
     opt("limit", UINT, value(1000)), opt("status", STRS, emptyList)],
+  TOKEN: [RID, req("key", STR), req("rate", FLOAT)],
 };
 
 const BROKER = {
@@ -76,6 +77,7 @@ const BROKER = {
   DISCONNECT: [opt("reason", STR, value(""))],
   PAGE: [RID, opt("rows", MAPS, emptyList), opt("total", UINT, value(0)), opt("error", ANY, value(null))],
   ACK: [req("acks", ARRAYS)],
+  GRANT: [RID, opt("wait_s", FLOAT, float0), opt("error", ANY, value(null))],
 };
 
 const EVENT = {

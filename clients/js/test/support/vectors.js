@@ -6,7 +6,9 @@ import { fileURLToPath } from "node:url";
 
 import { Float, setKey } from "../../src/msgpack.js";
 
-const DIR = fileURLToPath(new URL("../../../../protocol/vectors/", import.meta.url));
+// $MEDIALOOM_VECTORS: another folder of valid.json and invalid.json (for example a release's)
+const DIR = process.env.MEDIALOOM_VECTORS ? `${process.env.MEDIALOOM_VECTORS.replace(/\/$/, "")}/`
+  : fileURLToPath(new URL("../../../../protocol/vectors/", import.meta.url));
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const TWO_53 = 2n ** 53n;
 
