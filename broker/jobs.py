@@ -81,6 +81,8 @@ class Job:
     durable: bool = False
     #: a PLAN batch of the current attempt was accepted (the plan must then be complete)
     plan_seen: bool = False
+    #: paths and params as stored (JSON), made once: they never change (job_row)
+    fixed_json: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
         return (f"<Job {self.id} {self.kind} {self.status} attempts={self.attempts} "
@@ -156,10 +158,21 @@ COLUMNS = ("id", "kind", "paths", "params", "priority", "dry_run", "status", "at
 _JSON = frozenset({"paths", "params", "error", "result"})
 
 
+def _json_or_null(value: Any) -> str:
+    return "null" if value is None else json.dumps(value, allow_nan=False)
+
+
 def job_row(job: Job) -> tuple[Any, ...]:
-    """An immutable snapshot of the job for the writer thread."""
-    return tuple(json.dumps(getattr(job, c), allow_nan=False) if c in _JSON else getattr(job, c)
-                 for c in COLUMNS)
+    """An immutable snapshot of the job for the writer thread (COLUMNS order)."""
+    fixed = job.fixed_json
+    if fixed is None:
+        fixed = job.fixed_json = (json.dumps(job.paths, allow_nan=False),
+                                  json.dumps(job.params, allow_nan=False))
+    return (job.id, job.kind, fixed[0], fixed[1], job.priority, job.dry_run, job.status,
+            job.attempts, job.max_attempts, job.created, job.started, job.updated, job.finished,
+            _json_or_null(job.error), job.cancel_requested, job.seq,
+            _json_or_null(job.result), job.total, job.processed, job.succeeded, job.skipped,
+            job.failed, job.current, job.rate, job.planned, job.batches, job.retry_of)
 
 
 def job_from_row(row: tuple[Any, ...]) -> Job:

@@ -59,13 +59,16 @@ class Worker:
         self.pub = make_socket(self.ctx, zmq.PUB, connect=config.events_in, linger_ms=1000,
                                sndhwm=BULK_HWM)
         self.outbox: asyncio.Queue[list[bytes]] = asyncio.Queue()
+        #: the DEALER and a plain socket sharing its underlying one (the sender's fast path)
+        self._plain: tuple[zmq.asyncio.Socket, zmq.Socket[bytes]] | None = None
         self.running: dict[str, JobContext] = {}
         self.broker_expiry = 0.0
         self.host = socket.gethostname()
         self.done = 0
         self.reconnect = False
         self.rids = itertools.count(1)
-        self.fetches: dict[int, tuple[asyncio.Future[m.Page], list[bytes]]] = {}
+        #: FETCHes and TOKENs waiting for their PAGE or GRANT: rid -> (future, frames to resend)
+        self.fetches: dict[int, tuple[asyncio.Future[Any], list[bytes]]] = {}
         self.streams = Streams()
         self.connections = 0
         self._tg: asyncio.TaskGroup | None = None
@@ -124,6 +127,26 @@ class Worker:
         if page.error:
             raise JobFailed(str(page.error.get("message")), code=str(page.error.get("code")))
         return page.rows, page.total
+
+    async def grant(self, ctx: JobContext, key: str, rate: float) -> float:
+        """Seconds to wait before using a request token of the broker-wide budget for key
+        (TOKEN / GRANT; ``ctx.http`` asks for each attempt to a host with a shared limit)."""
+        rid = next(self.rids)
+        fut: asyncio.Future[m.Grant] = asyncio.get_running_loop().create_future()
+        frames = codec.encode(m.Token(rid=rid, key=key, rate=float(rate)), "worker")
+        self.fetches[rid] = (fut, frames)
+        self.outbox.put_nowait(frames)
+        try:
+            answer = await asyncio.wait_for(fut, FETCH_TIMEOUT_S)
+        except TimeoutError:
+            raise JobFailed(f"the broker did not grant a request token for {key} in "
+                            f"{FETCH_TIMEOUT_S} s", code="broker.unavailable",
+                            retry=True) from None
+        finally:
+            self.fetches.pop(rid, None)
+        if answer.error:
+            raise JobFailed(str(answer.error.get("message")), code=str(answer.error.get("code")))
+        return max(0.0, answer.wait_s)
 
     def send(self, msg: m.WorkerMessage) -> None:
         """Queue a message for the broker (the sender task keeps the order)."""
@@ -229,14 +252,27 @@ class Worker:
             except RemoteProtocolError:
                 continue
             self.broker_expiry = time.monotonic() + self.timeout_s
-            if isinstance(msg, m.Ack | m.Page | m.CancelJob):
+            if isinstance(msg, m.Ack | m.Page | m.Grant | m.CancelJob):
                 self._handle(tg, msg)
 
     async def _sender(self) -> None:
         while True:
             frames = await self.outbox.get()
-            assert self.dealer is not None
-            await self.dealer.send_multipart(frames)
+            while True:
+                dealer = self.dealer
+                assert dealer is not None
+                try:
+                    # a plain send while the pipe has room (an awaited zmq.asyncio send costs
+                    # several times the CPU); the awaited one only when it is full
+                    if self._plain is None or self._plain[0] is not dealer:
+                        self._plain = (dealer, zmq.Socket.shadow(dealer.underlying))
+                    self._plain[1].send_multipart(frames, zmq.NOBLOCK)
+                except zmq.Again:
+                    await dealer.send_multipart(frames)
+                try:
+                    frames = self.outbox.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
 
     async def _heartbeat(self) -> None:
         parent = os.getppid()
@@ -318,7 +354,7 @@ class Worker:
                 if len(entry) == 3 and isinstance(entry[0], str) and \
                         type(entry[1]) is int and type(entry[2]) is int:
                     self.streams.ack(*entry)
-        elif isinstance(msg, m.Page):
+        elif isinstance(msg, m.Page | m.Grant):
             fut = self.fetches.get(msg.rid, (None, None))[0]
             if fut is not None and not fut.done():
                 fut.set_result(msg)

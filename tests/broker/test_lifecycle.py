@@ -61,3 +61,20 @@ def test_rows_keep_what_fits_and_come_back_as_the_wire_map() -> None:
     assert item_row("J", {"i": -1}) is None and item_row("J", {"i": True}) is None
     assert plan_row("J", {"i": 0, "op": "move"})[6] == "planned"
     assert [millis(v) for v in (float("nan"), -5, True, "7", 1e300)] == [0, 0, 0, 0, 2**62]
+
+
+def test_a_job_row_has_every_column_in_order_and_reads_back() -> None:
+    from medialoom.broker.jobs import COLUMNS, Job, job_from_row, job_row
+    job = Job(id="J", kind="scan", paths=["/a", "/b"], params={"x": [1, 2.5]}, priority=1,
+              dry_run=True, created=1.5, max_attempts=3, status="running", attempts=2,
+              started=2.0, updated=3.0, error={"code": "c", "message": "m"},
+              cancel_requested=True, seq=7, result={"r": 1}, total=9, processed=4,
+              succeeded=3, skipped=1, current="/a/x", rate=2.5, planned=True, batches=5,
+              retry_of="K")
+    row = job_row(job)
+    assert len(row) == len(COLUMNS)
+    back = job_from_row(row)
+    for name in COLUMNS:
+        assert getattr(back, name) == getattr(job, name), name
+    job.error = None
+    assert row[COLUMNS.index("error")] != job_row(job)[COLUMNS.index("error")] == "null"
