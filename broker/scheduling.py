@@ -49,24 +49,46 @@ class Scheduling:
         return [Persist((("job", job_row(job)),)), self._event(job, now)]
 
     def dispatch(self, now: float) -> list[Effect]:
-        """Give queued jobs to workers with free credit for their kind, best priority first."""
+        """Give queued jobs to workers with free credit for their kind, best job first.
+
+        The best queued job of every kind whose workers have credit is compared (priority,
+        then creation), so a webhook job of one kind goes before normal jobs of another.
+        """
         out: list[Effect] = []
         if not self.queued:
             return out
+        able: dict[str, list[Worker]] = {}
+        heads: list[tuple[tuple[int, float, str], str]] = []
         for kind, heap in self.ready.items():
+            self._drop_stale(heap)
             if not heap:
                 continue
-            candidates = [w for w in self.workers.values() if kind in w.kinds and w.free > 0]
-            while heap and candidates:
-                _, _, job_id = heapq.heappop(heap)
-                job = self.active.get(job_id)
-                if job is None or job.status != "queued":
-                    continue
-                worker = max(candidates, key=lambda w: w.free)
-                out += self._start_attempt(job, worker, now)
-                if worker.free <= 0:
-                    candidates.remove(worker)
+            workers = [w for w in self.workers.values() if kind in w.kinds and w.free > 0]
+            if workers:
+                able[kind] = workers
+                heads.append((heap[0], kind))
+        heapq.heapify(heads)
+        while heads:
+            _, kind = heapq.heappop(heads)
+            workers = [w for w in able[kind] if w.free > 0]  # credit is shared across kinds
+            if not workers:
+                continue
+            heap = self.ready[kind]
+            _, _, job_id = heapq.heappop(heap)
+            out += self._start_attempt(self.active[job_id], max(workers, key=lambda w: w.free),
+                                       now)
+            self._drop_stale(heap)
+            if heap:
+                heapq.heappush(heads, (heap[0], kind))
         return out
+
+    def _drop_stale(self, heap: list[tuple[int, float, str]]) -> None:
+        """Pop entries of jobs no longer queued (cancelled, or moved to the delayed heap)."""
+        while heap:
+            job = self.active.get(heap[0][2])
+            if job is not None and job.status == "queued":
+                return
+            heapq.heappop(heap)
 
     def _start_attempt(self, job: Job, worker: Worker, now: float) -> list[Effect]:
         self._move(job, "dispatch")

@@ -8,7 +8,7 @@ from medialoom.broker.lifecycle import FINISH, TRANSITIONS, IllegalTransition, n
 from medialoom.broker.rows import ITEM_FIELDS, item_row, millis, plan_row, record
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
-from tests.broker.test_state import C1, W1, make, ready, start
+from tests.broker.test_state import C1, W1, make, ready, start, to_workers
 
 
 def test_the_table_names_only_real_statuses_and_terminal_ones_end_it() -> None:
@@ -78,3 +78,13 @@ def test_a_job_row_has_every_column_in_order_and_reads_back() -> None:
         assert getattr(back, name) == getattr(job, name), name
     job.error = None
     assert row[COLUMNS.index("error")] != job_row(job)[COLUMNS.index("error")] == "null"
+
+
+def test_a_webhook_job_of_one_kind_goes_before_queued_normal_jobs_of_another() -> None:
+    state = make()
+    normal = [start(state, 1000.0 + i / 10, rid=i, params={"seconds": 0})[0] for i in range(3)]
+    urgent, _ = start(state, 1001.0, rid=9, kind="scan", paths=["/lib"], priority="webhook")
+    effects = state.handle_worker(W1, m.Ready(kinds=["sleep", "scan"], slots=2, host="h", pid=1),
+                                  1001.1)
+    order = [e.msg.job for e in to_workers(effects) if isinstance(e.msg, m.Dispatch)]
+    assert order == [urgent, normal[0]]

@@ -636,9 +636,6 @@ async def test_the_webhook_job_runs_ahead_of_queued_normal_jobs(tmp_path: Path) 
     assert_hook_first(await run_queue(tmp_path, "scan"))
 
 
-@pytest.mark.xfail(strict=True, reason="broker/scheduling.py dispatch walks one heap per kind "
-                   "in dict order, so priority only orders jobs of the same kind (SPEC.md 5.3 "
-                   "says across the queue); reported to the lead")
 async def test_the_webhook_job_runs_ahead_of_queued_normal_jobs_of_other_kinds(
         tmp_path: Path) -> None:
     assert_hook_first(await run_queue(tmp_path, "sleep"))
