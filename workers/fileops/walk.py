@@ -103,12 +103,22 @@ class WalkFilter:
 
     def reason(self, name: str, rel: str, st: os.stat_result) -> str:
         """Why a file is left out ("" when it passes): one of REASONS."""
-        if self.extensions and os.path.splitext(name)[1][1:].lower() not in self.extensions:
-            return "extension"
+        return self.name_reason(name, rel) or self.stat_reason(st)
+
+    def name_reason(self, name: str, rel: str) -> str:
+        """Why a file is left out by its name alone: extension, pattern, exclude or ""."""
+        if self.extensions:
+            dot = name.rfind(".")
+            if dot <= 0 or name[dot + 1:].lower() not in self.extensions:
+                return "extension"
         if self.pattern is not None and not self.pattern.match(rel):
             return "pattern"
         if self.exclude and self.exclude.match(rel):
             return "exclude"
+        return ""
+
+    def stat_reason(self, st: os.stat_result) -> str:
+        """Why a file is left out by its lstat: size, age or ""."""
         if st.st_size < self.min_size:
             return "size"
         if self.min_mtime is not None and st.st_mtime < self.min_mtime:
@@ -226,16 +236,21 @@ class Walk(Iterator[Entry]):
                     if entry.is_symlink():
                         self.links_not_followed += 1
                         continue
-                    st = entry.stat(follow_symlinks=False)
-                    if not stat.S_ISREG(st.st_mode) and not (self._fifos and
-                                                             stat.S_ISFIFO(st.st_mode)):
+                    if not entry.is_file(follow_symlinks=False) and not (
+                            self._fifos and stat.S_ISFIFO(entry.stat(follow_symlinks=False)
+                                                          .st_mode)):
                         continue  # fifo, socket, device
+                    why = filt.name_reason(name, rel)  # before the lstat: names cost nothing
+                    if why:
+                        self.ignored[why] += 1
+                        continue
+                    st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
                     yield Entry(entry.path, None, f"cannot stat: {exc.strerror or exc}", rel)
                     continue
-                why = filt.reason(name, rel, st)
+                why = filt.stat_reason(st)
                 if why:
                     self.ignored[why] += 1
                     continue
