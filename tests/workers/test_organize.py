@@ -93,7 +93,7 @@ async def test_second_run_leaves_everything_unchanged(tmp_path: Path) -> None:
     before = tree(tmp_path)
     result, _ = await run_kind(KIND, [tmp_path], [tmp_path], job_id="again")
     assert tree(tmp_path) == before
-    assert result == {"operations": 8, "dest": str(tmp_path), "unchanged": 8}
+    assert result == {"operations": 8, "dest": str(tmp_path), "unchanged": 8, "ignored_by": {}}
 
 
 @pytest.mark.parametrize("policy", ["skip", "counter"])

@@ -106,7 +106,7 @@ async def test_a_missing_tag_or_unreadable_file_is_skipped_with_the_reason(tmp_p
     assert got["b.flac"]["message"] == "missing tag: artist"
     assert got["c.mp3"]["status"] == "skipped" and "cannot read tags" in got["c.mp3"]["message"]
     assert got["d.ogg"]["status"] == "renamed"
-    assert result == {"operations": 4, "skipped": 3, "renamed": 1}
+    assert result == {"operations": 4, "skipped": 3, "renamed": 1, "ignored_by": {}}
     assert names(tmp_path) == {"a.mp3", "b.flac", "c.mp3", "D - Fine.ogg"}
 
 
@@ -188,7 +188,7 @@ async def test_case_and_normalization_only_renames_are_not_collisions(tmp_path: 
     write_track(tmp_path / unicodedata.normalize("NFD", "Beyoncé - Halo.flac"),
                 {"artist": "Beyoncé", "title": "Halo"})
     result, _ = await run_kind(KIND, [tmp_path], [tmp_path])
-    assert result == {"operations": 2, "renamed": 2}
+    assert result == {"operations": 2, "renamed": 2, "ignored_by": {}}
     assert names(tmp_path) == {"A - T.mp3", "Beyoncé - Halo.flac"}
 
 
@@ -331,7 +331,7 @@ async def test_overlapping_job_paths_plan_each_file_once(tmp_path: Path) -> None
     write_track(tmp_path / "sub" / "a.mp3", {"artist": "A", "title": "T"})
     result, _ = await run_kind(KIND, [tmp_path, tmp_path / "sub", tmp_path / "sub" / "a.mp3",
                                       tmp_path], [tmp_path])
-    assert result == {"operations": 1, "renamed": 1}
+    assert result == {"operations": 1, "renamed": 1, "ignored_by": {}}
 
 
 # --- real processes: kill -9 of the worker mid-rename ---------------------------------------
