@@ -39,6 +39,7 @@ from .paths import PathIndex
 from .queries import StoreQueries
 from .retries import RetryStarts
 from .scheduling import Scheduling
+from .tokens import Budgets
 from .workerside import WorkerChannel
 
 VERSION = "0.1.0"
@@ -69,6 +70,8 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
             m.Wait: self.handle_wait, m.Cancel: self.handle_cancel, m.Clear: self.handle_clear,
             m.List: self.handle_list, m.Stats: self.handle_stats, m.Results: self.handle_results,
             m.Plan: self.handle_plan}
+        #: request-token budgets shared by every worker (W:TOKEN, broker/tokens.py)
+        self.budgets = Budgets()
         self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0,
                          "internal": 0, "unknown_peer": 0, "stale": 0, "gaps": 0}
         for job in recovered:

@@ -32,7 +32,7 @@ from typing import Any
 __all__ = ["MARGIN_S", "MAX_RATE", "Budgets", "window"]
 
 #: lateness between a slot and the request's arrival that the budget absorbs
-MARGIN_S = 0.05
+MARGIN_S = 0.08
 MAX_RATE = 1000.0
 MIN_RATE = 0.001
 MAX_KEY = 255

@@ -64,6 +64,9 @@ class WorkerChannel:
             return [ToWorker(peer, m.Disconnect(reason="unknown worker; send READY"))]
         if isinstance(msg, m.Fetch):
             return self.handle_fetch(peer, msg, now)
+        if isinstance(msg, m.Token):  # a request token of a shared budget (broker/tokens.py)
+            return [ToWorker(peer, m.Grant(rid=msg.rid,
+                                           **self.budgets.answer(msg.key, msg.rate, now)))]
         if isinstance(msg, RELIABLE):
             return self._reliable(peer, msg, now)
         return []  # HEARTBEAT, ACCEPT: liveness only

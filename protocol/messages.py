@@ -277,6 +277,16 @@ class Fetch:
     status: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Token:
+    """Ask for a request token of the broker-wide budget for key (answered by GRANT)."""
+
+    WORD: ClassVar[str] = "TOKEN"
+    rid: int
+    key: str
+    rate: float
+
+
 # --- worker channel: broker -> worker ------------------------------------------
 
 
@@ -323,6 +333,16 @@ class Ack:
     acks: list[list[Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Answer to TOKEN: the token may be used wait_s seconds from now (or an error map)."""
+
+    WORD: ClassVar[str] = "GRANT"
+    rid: int
+    wait_s: float = 0.0
+    error: Any = None
+
+
 # --- event channel --------------------------------------------------------------
 
 
@@ -355,8 +375,8 @@ ClientRequest = (Hello | Ping | Start | Status | Wait | Cancel | Clear | List | 
                  | Plan)
 ClientReply = Reply | Error
 WorkerMessage = (Ready | Heartbeat | Accept | Items | Done | Failed | Cancelled | Disconnect
-                 | PlanOps | Fetch)
-BrokerToWorker = Dispatch | CancelJob | Heartbeat | Disconnect | Page | Ack
+                 | PlanOps | Fetch | Token)
+BrokerToWorker = Dispatch | CancelJob | Heartbeat | Disconnect | Page | Ack | Grant
 EventMessage = Progress | Event
 Message = ClientRequest | ClientReply | WorkerMessage | BrokerToWorker | EventMessage
 
@@ -370,8 +390,8 @@ CHANNELS: dict[str, dict[str, type]] = {
     "client": _table(Hello, Ping, Start, Status, Wait, Cancel, Clear, List, Stats, Results, Plan),
     "reply": _table(Reply, Error),
     "worker": _table(Ready, Heartbeat, Accept, Items, Done, Failed, Cancelled, Disconnect,
-                     PlanOps, Fetch),
-    "broker": _table(Dispatch, CancelJob, Heartbeat, Disconnect, Page, Ack),
+                     PlanOps, Fetch, Token),
+    "broker": _table(Dispatch, CancelJob, Heartbeat, Disconnect, Page, Ack, Grant),
     "event": _table(Progress, Event),
 }
 

@@ -14,8 +14,11 @@ when the budget belongs to the whole broker, not to one process (a public
 catalog that limits per client IP, and every worker of a LAN shares one
 IP): each attempt then first asks the broker for a request token for the
 host (W:TOKEN / B:GRANT, SPEC.md section 6) and waits the time the grant
-says.  Without a broker (a kind run in-process) the process bucket stands
-in for it.
+says.  A token is used only if the wait ends within LATE_S of its slot,
+counted from when the TOKEN left (so a slow answer counts as late too): a
+process that was busy or starved of CPU past it asks again rather than send
+a request the budget did not plan for.  Without a broker (a kind run
+in-process) the process bucket stands in for it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ CONNECT_TIMEOUT_S = 10.0
 #: bytes of a response body read at most
 MAX_BODY = 32 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: a shared-budget token whose slot passed more than this long ago is not used (see above)
+LATE_S = 0.025
+#: late tokens in a row after which one is used anyway (a process starved for that long)
+MAX_LATE = 20
 
 
 #: shown in the User-Agent when the settings name no contact
@@ -205,6 +212,8 @@ class JobHttp:
         self._grant = grant
         #: host -> requests per second of the broker-wide budget (limit_host shared=True)
         self.shared_limits: dict[str, float] = {}
+        #: shared-budget tokens not used because their slot had passed (asked again)
+        self.late_tokens = 0
         self.user_agent = user_agent(contact)
 
     def __repr__(self) -> str:
@@ -233,7 +242,16 @@ class JobHttp:
     async def _slot_of_bucket(self, host: str) -> None:
         rate = self.shared_limits.get(host)
         if rate is not None and self._grant is not None:
-            await self._wait(await self._grant(host, rate))
+            loop = asyncio.get_running_loop()
+            for _ in range(MAX_LATE):
+                asked = loop.time()
+                wait = await self._grant(host, rate)
+                await self._wait(wait)
+                if loop.time() - (asked + wait) <= LATE_S:
+                    return
+                self.late_tokens += 1  # the slot has passed: this request was not planned
+            log.warning("[%s] %d late request tokens for %s in a row; sending anyway",
+                        self.job_id, MAX_LATE, host)
             return
         bucket = shared().bucket(host)
         delay = bucket.reserve()

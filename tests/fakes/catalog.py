@@ -255,6 +255,7 @@ class Hit:
     query: str
     status: int = 0
     agent: str = ""
+    wall: float = 0.0
 
 
 @dataclass
@@ -303,7 +304,7 @@ def make_app(state: CatalogState) -> web.Application:
     async def serve(request: web.Request, answer: Any) -> web.StreamResponse:
         now = time.monotonic()
         hit = Hit(now, request.path, request.query.get("query", ""),
-                  agent=request.headers.get("User-Agent", ""))
+                  agent=request.headers.get("User-Agent", ""), wall=time.time())
         state.hits.append(hit)
         state.window.append(now)
         while state.window and state.window[0] <= now - 1.0:

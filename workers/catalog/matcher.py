@@ -110,12 +110,13 @@ async def match_source(catalog: Catalog, source: Source, opts: MatchOptions) -> 
     pooled: list[Candidate] = []
     verdict = Verdict("no_match", None, [])
     level = 0
+    memo: dict[str, Any] = {}
     try:
         for number, (lucene, limit) in enumerate(ladder(query), 1):
             level = number
             pooled += await catalog.search(lucene, limit)
             verdict = decide(query, pooled, min_score=opts.min_score, margin=opts.margin,
-                             tolerance_s=opts.tolerance_s)
+                             tolerance_s=opts.tolerance_s, memo=memo)
             if verdict.status != "no_match":
                 break
         labels: list[str] = []

@@ -31,6 +31,7 @@ close; ``no_match`` otherwise.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -125,6 +126,7 @@ class Verdict:
     ranked: list[Scored]
 
 
+@functools.lru_cache(maxsize=65536)
 def similar(a: str, b: str) -> float:
     """0..1 likeness of two folded strings (equal: 1)."""
     if a == b:
@@ -140,6 +142,7 @@ def similar(a: str, b: str) -> float:
 LIGHT_WORDS = frozenset({"the", "a", "an", "and"})
 
 
+@functools.lru_cache(maxsize=65536)
 def title_likeness(a: str, b: str) -> float:
     """0..1 likeness of two folded titles, word by word (see the module docstring)."""
     if a == b:
@@ -169,6 +172,7 @@ def title_likeness(a: str, b: str) -> float:
     return max(0.0, sum(ratios) / len(ratios) - cost)
 
 
+@functools.lru_cache(maxsize=65536)
 def name_likeness(a: str, b: str) -> float:
     """0..1 likeness of two folded artist names ("dj koze" and "koze": 0.9)."""
     if a == b:
@@ -251,14 +255,18 @@ def _first_release(s: Scored) -> tuple[float, str, int, str]:
 
 
 def decide(query: Query, candidates: list[Candidate], *, min_score: float, margin: float,
-           tolerance_s: float = 10.0) -> Verdict:
-    """Score every candidate and give the verdict."""
+           tolerance_s: float = 10.0, memo: dict[str, Scored] | None = None) -> Verdict:
+    """Score every candidate (each recording once; memo keeps scores across calls for one
+    query) and give the verdict."""
+    memo = {} if memo is None else memo
     seen: set[str] = set()
     scored = []
     for cand in candidates:
         if cand.recording_id not in seen:
             seen.add(cand.recording_id)
-            scored.append(score(query, cand, tolerance_s))
+            if cand.recording_id not in memo:
+                memo[cand.recording_id] = score(query, cand, tolerance_s)
+            scored.append(memo[cand.recording_id])
     scored.sort(key=_first_release)
     ranked: list[Scored] = []
     for s in scored:  # one per song: the best (then first released) duplicate stands for it

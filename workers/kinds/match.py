@@ -99,22 +99,23 @@ class Options:
 async def drive(ctx: JobContext, sources: AsyncIterator[src.Source], catalog: Catalog,
                 opts: Options) -> AsyncIterator[Outcome]:
     """The outcome of every source, as each is decided (a few tracks at a time)."""
-    pending: set[asyncio.Task[Outcome]] = set()
+    unread: set[asyncio.Task[Outcome]] = set()  # started, result not taken yet
     exhausted = False
     in_a_row = 0
     try:
         while True:
-            while not exhausted and len(pending) < opts.concurrency + 2:
+            while not exhausted and len(unread) < opts.concurrency + 2:
                 source = await anext(sources, None)
                 if source is None:
                     exhausted = True
                 else:
-                    pending.add(asyncio.ensure_future(
-                        match_source(catalog, source, opts.scoring)))
-            if not pending:
+                    unread.add(asyncio.ensure_future(match_source(catalog, source,
+                                                                  opts.scoring)))
+            if not unread:
                 return
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(unread, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
+                unread.discard(task)
                 outcome = task.result()
                 in_a_row = in_a_row + 1 if outcome.transient else 0
                 yield outcome
@@ -124,10 +125,10 @@ async def drive(ctx: JobContext, sources: AsyncIterator[src.Source], catalog: Ca
                                 f"later", code="catalog.unavailable", retry=True,
                                 retry_after_s=RETRY_AFTER_S)
             await ctx.checkpoint()
-    finally:
-        for task in pending:
+    finally:  # every task's end is collected (a cancel's JobCancelled too), none left behind
+        for task in unread:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*unread, return_exceptions=True)
 
 
 def report(ctx: JobContext, o: Outcome) -> None:
