@@ -50,7 +50,10 @@ SCHEMAS: dict[str, Schema] = {
                 "seq": {**INT, "description": "sequence number of the job's last event"},
                 "result": {"type": "object"}, "planned": BOOL, "progress": ref("Progress"),
                 "retry_of": {**NSTR, "description": "the job whose failed items this job "
-                             "retries (POST /api/v1/jobs/{id}/retry), else null"}},
+                             "retries (POST /api/v1/jobs/{id}/retry), else null"},
+                "waiting": {**STR, "description": "why a queued job is not dispatched when "
+                            "the broker knows (no connected worker can reach its paths), "
+                            "else empty"}},
                ("id", "kind", "status", "seq", "progress")),
     "StartJob": obj({
         "kind": {**STR, "description": "job kind (GET /api/v1/kinds)"},
@@ -73,9 +76,16 @@ SCHEMAS: dict[str, Schema] = {
     "Stats": obj({"counts": {"type": "object", "additionalProperties": INT}, "total": INT,
                   "items_processed": INT, "items_succeeded": INT, "items_failed": INT,
                   "success_rate": NNUM, "mean_duration_s": NNUM, "queued_now": INT,
+                  "waiting": {**INT, "description": "queued jobs no connected worker can "
+                              "reach"},
                   "workers": {"type": "array", "items": obj({
                       "host": STR, "pid": INT, "kinds": {"type": "array", "items": STR},
-                      "slots": INT, "running": INT})}}),
+                      "slots": INT, "running": INT,
+                      "jobs": {"type": "array", "items": STR,
+                               "description": "ids of the jobs it runs"},
+                      "path_map": {"type": "array", "description": "[library prefix, local "
+                                   "prefix] pairs: how its host sees the library",
+                                   "items": {"type": "array", "items": STR}}})}}),
     "Health": obj({"status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
                    "broker": obj({"reachable": BOOL, "endpoint": STR, "version": STR,
                                   "protocol": INT, "latency_ms": NUM, "error": STR}),
@@ -91,7 +101,9 @@ SCHEMAS: dict[str, Schema] = {
     "BatchRequest": obj({
         "path": STR, "paths": {"type": "array", "items": STR},
         "kind": {**STR, "default": "scan"}, "recursive": BOOL,
-        "pattern": {**STR, "description": "file-name glob; a path glob keeps its last part"},
+        "pattern": {**STR, "description": "glob on the path relative to the batch path "
+                    "(case-insensitive; ** crosses folders, a glob without / matches the file "
+                    "name at any depth); **/*.mkv also sets the kind's extensions to mkv"},
         "dry_run": BOOL, "priority": PRIORITY,
         "filters": obj({"min_size_mb": NUM, "max_age_days": NUM,
                         "exclude_patterns": {"type": "array", "items": STR}},
@@ -99,6 +111,8 @@ SCHEMAS: dict[str, Schema] = {
     "BatchStarted": obj({"status": STR, "job_id": STR, "estimated_files": {"type": "null"},
                          "message": STR}),
     "Batch": obj({"job_id": STR, "kind": STR, "status": STATUS, "path": NSTR,
+                  "estimated_files": {"type": ["integer", "null"], "description": "files the "
+                                      "walk found; null until the walk is done"},
                   "paths": {"type": "array", "items": STR}, "recursive": {}, "pattern": {},
                   "dry_run": BOOL, "priority": STR, "progress": obj({
                       "total_files": INT, "processed": INT, "success": INT, "skipped": INT,
