@@ -58,7 +58,7 @@ CONNECT_TIMEOUT_S = 10.0
 MAX_BODY = 32 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: a shared-budget token whose slot passed more than this long ago is not used (see above)
-LATE_S = 0.025
+LATE_S = 0.03
 #: late tokens in a row after which one is used anyway (a process starved for that long)
 MAX_LATE = 20
 

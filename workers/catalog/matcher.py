@@ -11,12 +11,14 @@ details (SPEC: free-form item details):
 ``title``, ``artist``, ``release``, ``release_id``, ``date``, ``isrc``,
 ``label`` (when asked for), ``length_s``, ``candidates`` (the top ones:
 recording_id, title, artist, release, date, length_s, score), ``level``
-(which query decided), ``requests`` (catalog requests this track made).
+(which query decided), ``requests`` and ``cached`` (this track's catalog requests and
+answers taken from the cache).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +108,7 @@ async def match_source(catalog: Catalog, source: Source, opts: MatchOptions) -> 
     if source.query is None:
         return Outcome(source, "skipped", source.problem, base)
     query = source.query
-    before = catalog.requests
+    tally: Counter[str] = Counter()
     pooled: list[Candidate] = []
     verdict = Verdict("no_match", None, [])
     level = 0
@@ -114,7 +116,7 @@ async def match_source(catalog: Catalog, source: Source, opts: MatchOptions) -> 
     try:
         for number, (lucene, limit) in enumerate(ladder(query), 1):
             level = number
-            pooled += await catalog.search(lucene, limit)
+            pooled += await catalog.search(lucene, limit, tally)
             verdict = decide(query, pooled, min_score=opts.min_score, margin=opts.margin,
                              tolerance_s=opts.tolerance_s, memo=memo)
             if verdict.status != "no_match":
@@ -124,14 +126,14 @@ async def match_source(catalog: Catalog, source: Source, opts: MatchOptions) -> 
         if verdict.status == "matched" and verdict.best is not None:
             release = pick_release(verdict.best.candidate, query.album)
             if opts.want_label and release.get("id"):
-                labels = await catalog.labels(release["id"])
+                labels = await catalog.labels(release["id"], tally)
     except CatalogError as exc:
         return Outcome(source, "catalog_error", exc.message,
-                       {**base, "query": query.describe(), "requests": catalog.requests - before},
+                       {**base, "query": query.describe(), "requests": tally["requests"]},
                        duration_ms=(time.perf_counter() - started) * 1000,
                        transient=exc.transient)
     details: dict[str, Any] = {**base, "query": query.describe(), "level": level,
-                               "requests": catalog.requests - before,
+                               "requests": tally["requests"], "cached": tally["cached"],
                                "candidates": [_candidate(s) for s in verdict.ranked[:TOP]]}
     values: dict[str, str] = {}
     best = verdict.best

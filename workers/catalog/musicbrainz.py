@@ -24,6 +24,7 @@ when ``label`` is among the fields to write, and cached the same way.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +33,7 @@ from medialoom.workers.context import JobContext
 from medialoom.workers.errors import HttpError
 
 from .cache import AnswerCache
-from .normalise import tokens
+from .normalise import search_words
 from .scoring import Candidate, Query
 
 __all__ = ["Catalog", "CatalogError", "ladder", "parse_recordings"]
@@ -55,28 +56,38 @@ def phrase(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+#: words left out of term lists: some Lucene parsers read them as operators in any case
+_OPERATORS = frozenset({"and", "or", "not", "to"})
+
+
 def _any_of(words: list[str]) -> str:
-    return "(" + " OR ".join(dict.fromkeys(words)) + ")"
+    kept = [w for w in dict.fromkeys(words) if w.rstrip("~1") not in _OPERATORS] or words[:1]
+    return "(" + " OR ".join(kept) + ")"
 
 
 def ladder(query: Query) -> list[tuple[str, int]]:
-    """The (Lucene query, limit) of each level, strict first; [] when there is no title."""
-    title = query.parsed.base
-    if not title:
+    """The (Lucene query, limit) of each level, strict first; [] when there is no title.
+
+    Phrases are the title as written (minus its mix and feat. suffixes) and the artist
+    names: the catalog folds case, accents and punctuation itself."""
+    title = query.parsed.text
+    words = search_words(title)
+    if not words:
         return []
     mix = query.parsed.mix
     remixer = f" AND recording:{phrase(mix.who)}" if mix.kind == "remix" and mix.who else ""
     levels = []
     if query.artists:
+        artist_words = [w for name in query.artists for w in search_words(name)]
         levels.append((f"recording:{phrase(title)}{remixer} AND artist:"
                        f"{phrase(query.artists[0])}", STRICT_LIMIT))
-        words = [w for name in query.artists for w in tokens(name)]
-        levels.append((f"recording:{_any_of(title.split())} AND artist:{_any_of(words)}",
+        levels.append((f"recording:{_any_of(words)} AND artist:{_any_of(artist_words)}",
                        LOOSE_LIMIT))
     levels.append((f"recording:{phrase(title)}{remixer}", LOOSE_LIMIT))
     if query.artists:
-        fuzzy = [f"{w}~1" if len(w) >= 4 else w for w in title.split()]
-        levels.append((f"recording:{_any_of(fuzzy)} AND artist:{_any_of(words)}", LOOSE_LIMIT))
+        fuzzy = [f"{w}~1" if len(w) >= 4 else w for w in words]
+        levels.append((f"recording:{_any_of(fuzzy)} AND artist:{_any_of(artist_words)}",
+                       LOOSE_LIMIT))
     return levels
 
 
@@ -165,27 +176,32 @@ class Catalog:
     def __repr__(self) -> str:
         return f"<Catalog {self.base} requests={self.requests} cached={self.cached}>"
 
-    async def search(self, lucene: str, limit: int) -> list[Candidate]:
-        """Candidates for one Lucene query."""
+    async def search(self, lucene: str, limit: int, tally: Counter[str] | None = None
+                     ) -> list[Candidate]:
+        """Candidates for one Lucene query (tally counts "requests" and "cached" answers)."""
         params = {"query": lucene, "fmt": "json", "limit": str(limit)}
-        body = await self._get(f"{self.base}/ws/2/recording", params)
+        body = await self._get(f"{self.base}/ws/2/recording", params, tally=tally)
         return parse_recordings(body)
 
-    async def labels(self, release_id: str) -> list[str]:
+    async def labels(self, release_id: str, tally: Counter[str] | None = None) -> list[str]:
         """The labels of one release."""
         params = {"inc": "labels", "fmt": "json"}
         return parse_labels(await self._get(f"{self.base}/ws/2/release/{release_id}", params,
-                                            check=parse_labels))
+                                            check=parse_labels, tally=tally))
 
     async def _get(self, url: str, params: dict[str, str],
-                   check: Callable[[Any], Any] = parse_recordings) -> Any:
+                   check: Callable[[Any], Any] = parse_recordings,
+                   tally: Counter[str] | None = None) -> Any:
+        tally = Counter() if tally is None else tally
         key = f"{url}?{urlencode(sorted(params.items()))}"
         if self.cache is not None:
             body = await self.ctx.run_blocking(self.cache.get, key, time.time())
             if body is not None:
                 self.cached += 1
+                tally["cached"] += 1
                 return body
         self.requests += 1
+        tally["requests"] += 1
         try:
             body = await self.ctx.http.get_json(url, params=params, timeout_s=self.timeout_s,
                                                 attempts=self.attempts)

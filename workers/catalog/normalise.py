@@ -58,11 +58,19 @@ _ARTIST_SPLIT = re.compile(
 _WORDS = {"pt": "part", "vol": "volume", "feat": "featuring", "ft": "featuring"}
 
 
-def fold(text: str) -> str:
-    """text for comparison: no accents, case or punctuation, single spaces."""
+def fold(text: str, expand: bool = True) -> str:
+    """text for comparison: no accents, case or punctuation, single spaces (abbreviations
+    written out unless expand is False)."""
     text = unicodedata.normalize("NFKD", str(text).translate(_SPELLED))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    return " ".join(_WORDS.get(w, w) for w in _NON_WORD.sub(" ", text).split())
+    words = _NON_WORD.sub(" ", text).split()
+    return " ".join(_WORDS.get(w, w) for w in words) if expand else " ".join(words)
+
+
+def search_words(text: str) -> list[str]:
+    """The words of text as a search index sees them: folded, nothing written out, "&" and
+    other punctuation dropped."""
+    return fold(text.replace("&", " "), expand=False).split()
 
 
 def tokens(text: str) -> list[str]:
@@ -90,11 +98,13 @@ PLAIN_MIX = Mix()
 
 @dataclass(frozen=True)
 class ParsedTitle:
-    """A title taken apart: the folded base, its mix, featured artists (folded)."""
+    """A title taken apart: the folded base, its mix, featured artists (folded), and the
+    base as it was written (for queries: the catalog folds it its own way)."""
 
     base: str
     mix: Mix
     featured: tuple[str, ...] = ()
+    text: str = ""
 
 
 def parse_mix(text: str, remixer: str = "") -> Mix | None:
@@ -158,7 +168,8 @@ def parse_title(name: str, mix: str = "", remixer: str = "") -> ParsedTitle:
     elif remixer.strip() and found is None:
         found = Mix("remix", fold(remixer), "remix")
     base = fold(text) or fold(name)
-    return ParsedTitle(base, found or PLAIN_MIX, tuple(dict.fromkeys(featured)))
+    written = " ".join(text.split()) if fold(text) else " ".join(str(name or "").split())
+    return ParsedTitle(base, found or PLAIN_MIX, tuple(dict.fromkeys(featured)), written)
 
 
 def _last_bracket(text: str) -> re.Match[str] | None:

@@ -94,7 +94,7 @@ class Candidate:
         if parsed.mix.kind == "plain" and self.disambiguation:  # "x remix" noted only there
             mix = parse_mix(self.disambiguation)
             if mix is not None and mix.kind != "plain":
-                parsed = ParsedTitle(parsed.base, mix, parsed.featured)
+                parsed = ParsedTitle(parsed.base, mix, parsed.featured, parsed.text)
         object.__setattr__(self, "parsed", parsed)
         names: list[str] = []
         for credit in self.credited or (self.artist,):

@@ -271,7 +271,8 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     finally:
         if cache is not None:
             await ctx.run_blocking(cache.close)
-    return {**result, "requests": catalog.requests, "cached": catalog.cached}
+    return {**result, "requests": catalog.requests, "cached": catalog.cached,
+            "http_attempts": ctx.http.requests, "late_tokens": ctx.http.late_tokens}
 
 
 KIND = Kind(spec=SPEC, run=run)
