@@ -45,6 +45,7 @@ BENCHES = [
           quick=["--seconds", "2", "--subscribers", "50", "--rounds", "1"]),
     Bench("benchmarks.bench_fuzz", quick=["--quick"]),
     Bench("benchmarks.bench_probe", quick=["--quick"]),
+    Bench("benchmarks.bench_match", quick=["--quick"]),
 ]
 
 
