@@ -58,17 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     rounds = max(1, args.rounds or (1 if q else 3))
     for section in only:
         t0 = time.monotonic()
-        print(f"-- {section} ({rounds} round{'s' * (rounds > 1)}{', quick' if q else ''}; "
+        n = 1 if section == "rss" else rounds
+        print(f"-- {section} ({n} round{'s' * (n > 1)}{', quick' if q else ''}; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
         if section == "throughput":
             load = anchors.Load(jobs=3_000 if q else 10_000, window=200,
-                                cap_s=5.0 if q else 10.0, latency_jobs=1_000, latency_cap_s=10.0)
+                                cap_s=5.0 if q else 10.0, latency_jobs=1_000,
+                                latency_cap_s=10.0 if q else 20.0)
             fabric_throughput.run(rounds, fabric_throughput.Sizes(
                 load, relay_jobs=10_000 if q else 30_000), with_anchors)
         elif section == "control":
             fabric_control.run(rounds, fabric_control.Sizes(
                 idle=1_000 if q else 2_000, load=1_000 if q else 2_000,
-                status=1_000 if q else 2_000, cap_s=10.0 if q else 20.0))
+                status=1_000 if q else 2_000, cap_s=10.0 if q else 15.0))
         elif section == "events":
             fabric_events.run_events(rounds, window_s=2.0 if q else 3.0)
         elif section == "rss":

@@ -2,6 +2,7 @@
 
     python -m benchmarks.relay broker FRONT BACK    # ROUTER front (clients), ROUTER back (worker)
     python -m benchmarks.relay worker BACK          # DEALER: answers each request
+    python -m benchmarks.relay proxy IN OUT         # XSUB in, XPUB out: zmq.proxy (events floor)
 
 The bench process is the client (``measure``): it keeps a window of requests in flight
 and counts round trips per second, then sends one at a time for the latency.  The relay
@@ -148,8 +149,44 @@ class Relay:
             ctx.term()
 
 
+class EventProxy:
+    """The events floor: libzmq's own XSUB -> XPUB proxy in a child process."""
+
+    def __init__(self) -> None:
+        ports = free_ports(2)
+        self.events_in, self.events_out = (f"tcp://127.0.0.1:{p}" for p in ports)
+        self.procs = Procs()
+
+    def __enter__(self) -> EventProxy:
+        self.procs.add(subprocess.Popen([sys.executable, "-m", "benchmarks.relay", "proxy",
+                                         self.events_in, self.events_out], cwd=ROOT))
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.procs.stop()
+
+
+def proxy(in_ep: str, out_ep: str) -> None:
+    ctx = zmq.Context()
+    xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
+    for sock in (xsub, xpub):
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 1_000_000)
+        sock.setsockopt(zmq.RCVHWM, 1_000_000)
+    xsub.bind(in_ep)
+    xpub.bind(out_ep)
+    zmq.proxy(xsub, xpub)
+
+
 def main() -> None:
     role, *eps = sys.argv[1:]
+    if role == "proxy":
+        try:
+            proxy(*eps)
+        except KeyboardInterrupt:
+            pass
+        return
     coro = relay_broker(*eps) if role == "broker" else relay_worker(*eps)
     try:
         asyncio.run(coro)
