@@ -87,6 +87,8 @@ class Worker:
     jobs: dict[str, int] = field(default_factory=dict)
     #: the specs it announced, by kind name
     specs: dict[str, Any] = field(default_factory=dict)
+    #: (library prefix, local prefix) pairs it announced (SPEC 6.9); none: it reaches every path
+    path_map: tuple[tuple[str, str], ...] = ()
 
     @property
     def free(self) -> int:

@@ -83,6 +83,8 @@ class Job:
     plan_seen: bool = False
     #: paths and params as stored (JSON), made once: they never change (job_row)
     fixed_json: tuple[str, str] | None = None
+    #: why a queued job is not dispatched, when the broker knows ("" otherwise; SPEC 6.9)
+    waiting: str = ""
 
     def __repr__(self) -> str:
         return (f"<Job {self.id} {self.kind} {self.status} attempts={self.attempts} "
@@ -148,7 +150,8 @@ def job_map(job: Job) -> dict[str, Any]:
             "created": job.created, "started": job.started, "updated": job.updated,
             "finished": job.finished, "error": job.error,
             "cancel_requested": job.cancel_requested, "seq": job.seq, "result": job.result,
-            "planned": job.planned, "progress": progress_map(job), "retry_of": job.retry_of}
+            "planned": job.planned, "progress": progress_map(job), "retry_of": job.retry_of,
+            "waiting": job.waiting if job.status == "queued" else ""}
 
 
 COLUMNS = ("id", "kind", "paths", "params", "priority", "dry_run", "status", "attempts",

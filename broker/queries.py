@@ -68,8 +68,12 @@ class StoreQueries:
                       now: float) -> list[Effect]:
         stats = dict(stats)
         stats["workers"] = [{"host": w.host, "pid": w.pid, "kinds": sorted(w.kinds),
-                             "slots": w.slots, "running": len(w.jobs)}
+                             "slots": w.slots, "running": len(w.jobs), "jobs": sorted(w.jobs),
+                             "path_map": [list(pair) for pair in w.path_map]}
                             for w in self.workers.values()]
+        stats["waiting"] = sum(1 for entries in self.stranded.values() for e in entries
+                               if (j := self.active.get(e[2])) is not None
+                               and j.status == "queued")
         stats["queued_now"] = self.queued
         stats["broker"] = dict(self.counters)
         return [ToClient(peer, m.Reply(rid=rid, data=stats))]

@@ -4,6 +4,13 @@ A mixin of ``BrokerState`` (the single owner of job state).  Queued jobs
 wait in one heap per kind ordered by (priority, created); a job with a
 backoff waits in ``delayed`` until its ``not_before``.  ``dispatch`` gives
 the best queued job of each kind to the worker with the most free credit.
+
+Reachability (SPEC.md 6.9).  A worker that announced path mappings gets only
+jobs whose paths lie under its library prefixes (one without mappings reaches
+every path).  A job that no connected worker of its kind can reach leaves its
+heap for ``stranded`` with ``waiting`` saying why, and goes back when a worker
+that reaches it registers; one that only busy workers reach is skipped this
+round (at most HOLD_MAX per kind), so it holds up no job behind it.
 """
 
 from __future__ import annotations
@@ -12,9 +19,13 @@ import heapq
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.workers.pathmap import reaches
 
 from .effects import Effect, Persist, ToWorker, Worker
 from .jobs import Job, job_row
+
+#: jobs of one kind that only busy workers reach, passed over in one dispatch round
+HOLD_MAX = 64
 
 
 class Scheduling:
@@ -68,19 +79,77 @@ class Scheduling:
                 able[kind] = workers
                 heads.append((heap[0], kind))
         heapq.heapify(heads)
+        mapped = any(w.path_map for w in self.workers.values())
+        held: dict[str, list[tuple[int, float, str]]] = {}
         while heads:
             _, kind = heapq.heappop(heads)
             workers = [w for w in able[kind] if w.free > 0]  # credit is shared across kinds
             if not workers:
                 continue
             heap = self.ready[kind]
-            _, _, job_id = heapq.heappop(heap)
-            out += self._start_attempt(self.active[job_id], max(workers, key=lambda w: w.free),
-                                       now)
+            entry = heapq.heappop(heap)
+            job = self.active[entry[2]]
+            if mapped:
+                workers = self._reaching(job, workers, entry, held)
+            if workers:
+                job.waiting = ""
+                out += self._start_attempt(job, max(workers, key=lambda w: w.free), now)
             self._drop_stale(heap)
-            if heap:
+            if heap and len(held.get(kind, ())) < HOLD_MAX:
                 heapq.heappush(heads, (heap[0], kind))
+        for kind, entries in held.items():
+            for entry in entries:
+                heapq.heappush(self.ready[kind], entry)
         return out
+
+    def _reaching(self, job: Job, workers: list[Worker], entry: tuple[int, float, str],
+                  held: dict[str, list[tuple[int, float, str]]]) -> list[Worker]:
+        """Those of workers that reach job's paths.  None: the job is held for this round
+        (a busy worker reaches it) or stranded with ``waiting`` saying why (none does)."""
+        paths = self._paths_to_reach(job)
+        fit = [w for w in workers if reaches(w.path_map, paths)]
+        if fit:
+            return fit
+        connected = [w for w in self.workers.values() if job.kind in w.kinds]
+        if any(reaches(w.path_map, paths) for w in connected):
+            held.setdefault(job.kind, []).append(entry)
+            return []
+        missing = next((p for p in paths if not any(reaches(w.path_map, [p])
+                                                    for w in connected)), None)
+        covers = sorted({lib for w in connected for lib, _ in w.path_map})
+        job.waiting = (f"no connected worker can reach {missing}" if missing else
+                       f"no connected worker can reach all of {', '.join(paths[:4])}") + \
+            f" (the {job.kind} workers map {', '.join(covers)})"
+        self.stranded.setdefault(job.kind, []).append(entry)
+        return []
+
+    def _paths_to_reach(self, job: Job) -> list[str]:
+        """The library paths a worker needs for job: its own, or for a kind that works on
+        another job's files (rollback), that job's paths when the broker still holds it."""
+        if job.paths:
+            return job.paths
+        spec = self.spec_of(job.kind)
+        target = job.params.get(spec.target_param) if spec and spec.target_param else None
+        found = self.job(target) if isinstance(target, str) else None
+        return found.paths if found is not None else []
+
+    def release_stranded(self, worker: Worker) -> None:
+        """A worker registered: the stranded jobs it reaches go back to their queues."""
+        for kind in worker.kinds & self.stranded.keys():
+            keep = []
+            for entry in self.stranded[kind]:
+                job = self.active.get(entry[2])
+                if job is None or job.status != "queued":
+                    continue
+                if reaches(worker.path_map, self._paths_to_reach(job)):
+                    job.waiting = ""
+                    heapq.heappush(self.ready.setdefault(kind, []), entry)
+                else:
+                    keep.append(entry)
+            if keep:
+                self.stranded[kind] = keep
+            else:
+                del self.stranded[kind]
 
     def _drop_stale(self, heap: list[tuple[int, float, str]]) -> None:
         """Pop entries of jobs no longer queued (cancelled, or moved to the delayed heap)."""

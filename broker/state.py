@@ -57,6 +57,8 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
         self.finished: OrderedDict[str, Job] = OrderedDict()
         self.ready: dict[str, list[tuple[int, float, str]]] = {}
         self.delayed: list[tuple[float, str]] = []
+        #: queued jobs no connected worker can reach, per kind (scheduling.py, SPEC 6.9)
+        self.stranded: dict[str, list[tuple[int, float, str]]] = {}
         self.queued = 0
         self.paths = PathIndex()
         self.workers: dict[bytes, Worker] = {}
@@ -73,7 +75,8 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
         #: request-token budgets shared by every worker (W:TOKEN, broker/tokens.py)
         self.budgets = Budgets()
         self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0,
-                         "internal": 0, "unknown_peer": 0, "stale": 0, "gaps": 0}
+                         "internal": 0, "unknown_peer": 0, "stale": 0, "gaps": 0,
+                         "refused": 0}
         for job in recovered:
             # events after the last stored row were numbered past job.seq: jump beyond them so
             # subscribers never see a number again (at most ~10 events/s per job are published)

@@ -28,6 +28,7 @@ from typing import Any
 
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import MAX_PAGE
+from medialoom.workers.pathmap import check_announced
 from medialoom.workers.specs import spec_from_map
 
 from .effects import Effect, Pending, Persist, Query, ToWorker, Worker
@@ -109,6 +110,14 @@ class WorkerChannel:
         out: list[Effect] = []
         if peer in self.workers:
             out += self.purge_worker(peer, now, "worker re-registered")
+        try:
+            path_map = check_announced(msg.path_map, self.config.roots)
+        except ValueError as exc:
+            # a mapping that can serve no job (SPEC 6.9): refused, the worker must not retry
+            self.counters["refused"] += 1
+            log.warning("refused worker %s:%s: %s", msg.host[:255], msg.pid, exc)
+            return [*out, ToWorker(peer, m.Disconnect(reason=f"READY refused: {exc}",
+                                                      code="worker.bad_path_map"))]
         for old in [w for w in self.workers.values() if (w.host, w.pid) == (msg.host, msg.pid)]:
             # the same process on a new connection: its attempts move with it (listed below)
             del self.workers[old.peer]
@@ -120,7 +129,7 @@ class WorkerChannel:
         worker = Worker(peer=peer, kinds=frozenset(k for k in msg.kinds if isinstance(k, str)),
                         slots=max(0, min(msg.slots, 1024)),
                         host=msg.host[:255], pid=msg.pid,
-                        expiry=now + self.config.worker_timeout_s)
+                        expiry=now + self.config.worker_timeout_s, path_map=path_map)
         for data in msg.specs:
             try:
                 spec = spec_from_map(data)
@@ -147,6 +156,7 @@ class WorkerChannel:
             worker.jobs[job_id] = attempt
             if job.cancel_requested:
                 out.append(ToWorker(peer, m.CancelJob(job=job_id, attempt=attempt)))
+        self.release_stranded(worker)
         return out + self.dispatch(now)
 
     def unreachable(self, peer: bytes, msg: Any, now: float) -> list[Effect]:

@@ -124,6 +124,10 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
                         "workers")
     client_args(st)
 
+    wk = sub.add_parser("workers", help="the connected worker processes: host, pid, kinds, "
+                        "busy slots, the jobs they run, their path mappings")
+    client_args(wk)
+
     r = sub.add_parser("results", help="item results of a job")
     r.add_argument("id", help="job id, or 6+ characters from its start or end")
     r.add_argument("--status", action="extend", default=[], type=status_list(None, "status"),

@@ -1,5 +1,5 @@
 """The request-reply commands: ``status``, ``cancel``, ``clear``, ``wait``, ``kinds``, ``jobs``,
-``stats``, ``plan`` and ``results`` (blocking client).
+``stats``, ``workers``, ``plan`` and ``results`` (blocking client).
 
 A filter that matches nothing is checked before an empty table is shown: an
 unknown kind or status exits 2 naming the valid ones.
@@ -132,6 +132,12 @@ def run_read(args: argparse.Namespace) -> int:
         elif cmd == "stats":
             data = c.stats()
             print_json(data) if args.json else render.console.print(render.stats_table(data))
+        elif cmd == "workers":
+            from .render_workers import workers_table
+            stats = c.stats()
+            data = {"workers": stats["workers"], "waiting": stats.get("waiting", 0)}
+            print_json(data) if args.json else render.console.print(
+                workers_table(data["workers"], data["waiting"]))
         elif cmd == "plan":
             data = c.plan(args.id, args.status, args.limit, args.offset)
             if args.status and not data["total"]:

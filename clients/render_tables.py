@@ -140,6 +140,8 @@ def job_detail(job: Job) -> Table:
         ("current", p["current"] or "-"),
         ("created", when(job["created"])), ("started", when(job["started"])),
         ("finished", when(job["finished"]))]
+    if job.get("waiting"):
+        rows.append(("waiting", Text(job["waiting"], style="yellow")))
     if job["error"]:
         rows.append(("error", Text(f"{job['error']['code']}: {job['error']['message']}",
                                    style="red")))

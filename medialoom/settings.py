@@ -25,6 +25,7 @@ KEYS: dict[str, type] = {
     "retention_days": float, "sync": str, "slots": int, "gateway": str, "auth": str,
     "gateway_hosts": list, "webhooks": dict, "webhook_secret": str,
     "processes": int, "kinds": list, "threads": int, "contact": str,
+    "path_map": list,
 }
 #: list settings whose environment form is not split on os.pathsep (host:port has a colon)
 LIST_SEPARATORS: dict[str, str] = {"gateway_hosts": ",", "kinds": ","}

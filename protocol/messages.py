@@ -172,6 +172,8 @@ class Ready:
     pid: int = 0
     running: list[list[Any]] = field(default_factory=list)
     specs: list[Map] = field(default_factory=list)
+    #: [library_prefix, local_prefix] pairs: how this worker's host sees the library (6.9)
+    path_map: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +245,12 @@ class Cancelled:
 
 @dataclass(frozen=True, slots=True)
 class Disconnect:
-    """The sender is leaving (worker) or does not know the peer (broker)."""
+    """The sender is leaving (worker) or does not know the peer (broker); a broker's code
+    (``worker.bad_path_map``) refuses the worker's READY: it must not send it again (6.9)."""
 
     WORD: ClassVar[str] = "DISCONNECT"
     reason: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

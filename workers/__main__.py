@@ -17,6 +17,7 @@ from medialoom import settings
 from medialoom.protocol.constants import PORTS
 
 from .config import worker_config, worker_settings
+from .pathmap import PathMap
 from .pool import Pool
 
 
@@ -34,6 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="serve only these kinds")
     p.add_argument("--heartbeat", type=float, dest="heartbeat_interval_s", default=None,
                    help="heartbeat interval, seconds")
+    p.add_argument("--path-map", action="append", dest="path_map", default=[],
+                   metavar="LIBRARY=LOCAL", help="this host sees the library folder LIBRARY "
+                   "(the broker's path) at LOCAL, e.g. /srv/media=/mnt/media; repeat for "
+                   "several (path_map in config.toml, MEDIALOOM_PATH_MAP). LOCAL must exist")
     p.add_argument("--config", help="TOML settings file")
 
 
@@ -42,8 +47,12 @@ def pool_settings(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     s = settings.load(args.config, {"processes": args.processes, "slots": args.slots,
                                     "heartbeat_interval_s": args.heartbeat_interval_s,
                                     "workers": args.workers, "events_in": args.events_in,
-                                    "host": args.broker, "kinds": args.kinds})
-    return s.get("processes") or os.cpu_count() or 1, worker_settings(worker_config(s))
+                                    "host": args.broker, "kinds": args.kinds,
+                                    "path_map": args.path_map})
+    config = worker_config(s)
+    # a mapping onto a folder this host lacks is refused here, before any worker starts
+    PathMap(config.path_map).check_local()
+    return s.get("processes") or os.cpu_count() or 1, worker_settings(config)
 
 
 def main(argv: list[str] | None = None) -> int:

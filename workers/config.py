@@ -17,7 +17,8 @@ from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 @dataclass(frozen=True)
 class WorkerConfig:
     """Where the broker is, how many jobs at once, which kinds, heartbeat timing; the data
-    folder (caches kept across jobs) and the contact HTTP requests name in their User-Agent."""
+    folder (caches kept across jobs), the contact HTTP requests name in their User-Agent,
+    and the path mappings of a worker on another host (``LIB=LOCAL``, workers/pathmap.py)."""
 
     workers: str = DEFAULT_WORKERS
     events_in: str = DEFAULT_EVENTS_IN
@@ -28,6 +29,7 @@ class WorkerConfig:
     threads: int = 4
     data_dir: str = ""
     contact: str = ""
+    path_map: tuple[str, ...] = ()
 
 
 def worker_config(s: dict[str, Any]) -> WorkerConfig:
@@ -40,7 +42,8 @@ def worker_config(s: dict[str, Any]) -> WorkerConfig:
                         heartbeat_liveness=s.get("heartbeat_liveness", d.heartbeat_liveness),
                         threads=s.get("threads", d.threads),
                         data_dir=s.get("data_dir", d.data_dir),
-                        contact=s.get("contact", d.contact))
+                        contact=s.get("contact", d.contact),
+                        path_map=tuple(s.get("path_map") or ()))
 
 
 def worker_settings(c: WorkerConfig) -> dict[str, Any]:
@@ -48,4 +51,4 @@ def worker_settings(c: WorkerConfig) -> dict[str, Any]:
     return {"workers": c.workers, "events_in": c.events_in, "slots": c.slots,
             "kinds": list(c.kinds), "heartbeat_interval_s": c.heartbeat_interval_s,
             "heartbeat_liveness": c.heartbeat_liveness, "threads": c.threads,
-            "data_dir": c.data_dir, "contact": c.contact}
+            "data_dir": c.data_dir, "contact": c.contact, "path_map": list(c.path_map)}

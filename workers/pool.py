@@ -3,7 +3,9 @@
 Starts ``python -m medialoom.workers.worker`` processes (not forked closures)
 with their settings in the environment (MEDIALOOM_*, never on the command line),
 restarts dead ones within a budget (``max_restarts`` per ``window_s``), and
-stops everything with exit code 1 when the budget is spent.  SIGTERM/SIGINT
+stops everything with exit code 1 when the budget is spent.  A worker that exits
+2 (bad settings, or the broker refused its READY) is not restarted: its
+siblings would fare no better, so the pool stops with exit code 2.  SIGTERM/SIGINT
 stop the children (SIGTERM, then SIGKILL after a grace period).
 """
 
@@ -48,7 +50,8 @@ class Pool:
         self.stopping = True
 
     def run(self) -> int:
-        """Supervise until stopped; 0 after a clean stop, 1 when the restart budget is spent."""
+        """Supervise until stopped; 0 after a clean stop, 1 when the restart budget is spent,
+        2 when a worker exited 2 (bad settings, or refused by the broker)."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.procs = [self.spawn() for _ in range(self.count)]
@@ -58,6 +61,11 @@ class Pool:
             for i, proc in enumerate(self.procs):
                 if proc.poll() is None or self.stopping:
                     continue
+                if proc.returncode == 2:
+                    log.error("worker pid %d exited 2 (bad settings, or the broker refused it: "
+                              "its log says why); stopping the pool", proc.pid)
+                    self.stopping, code = True, 2
+                    break
                 now = time.monotonic()
                 self.restarts.append(now)
                 while self.restarts and self.restarts[0] < now - self.window_s:

@@ -5,6 +5,10 @@ attempts as asyncio tasks (blocking work in the thread pool), sends item
 results in batches (ITEMS) and the end of each attempt (DONE / FAILED /
 CANCELLED), and publishes coalesced PROGRESS on its PUB socket.  The receive
 loop never waits on a job, so heartbeats and CANCEL are answered at once.
+
+On another host, its path mappings (workers/pathmap.py) are applied here, at the
+wire edge and nowhere else: a DISPATCH and the rows of a PAGE are mapped to this
+host's paths, everything it sends back to library paths (SPEC.md section 6.9).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from .config import WorkerConfig, worker_config
 from .context import JobContext, close_shared
 from .errors import JobCancelled, JobFailed
 from .kinds import Kind, load_kinds
+from .pathmap import PathMap
 from .stream import Streams
 from .wire import wire_safe
 
@@ -51,9 +56,15 @@ DRAIN_ACK_S = 1.5
 class Worker:
     """The worker process's loops and its running attempts."""
 
-    def __init__(self, config: WorkerConfig, kinds: dict[str, Kind]) -> None:
+    def __init__(self, config: WorkerConfig, kinds: dict[str, Kind],
+                 path_map: PathMap | None = None) -> None:
         self.config = config
         self.kinds = kinds
+        #: library paths <-> this host's (empty: the library is where the broker sees it)
+        self.path_map = path_map or PathMap()
+        #: why the broker refused our READY (a DISCONNECT with a code); we stop then
+        self.refused = ""
+        self._stop: asyncio.Event | None = None
         self.ctx = zmq.asyncio.Context()
         self.dealer: zmq.asyncio.Socket | None = None
         self.pub = make_socket(self.ctx, zmq.PUB, connect=config.events_in, linger_ms=1000,
@@ -81,13 +92,14 @@ class Worker:
     # --- Reporter (called by JobContext) ---------------------------------------------
 
     def send_items(self, ctx: JobContext, items: list[dict[str, Any]]) -> None:
-        progress = ctx.progress()
+        progress = self._progress(ctx)
+        items = self.path_map.to_library(items)
         self.send_reliable(ctx, lambda n: m.Items(job=ctx.job_id, attempt=ctx.attempt,
                                                   items=items, progress=progress, n=n))
 
     def send_progress(self, ctx: JobContext) -> None:
         frames = codec.encode(m.Progress(job=ctx.job_id, attempt=ctx.attempt,
-                                         progress=ctx.progress()), "event")
+                                         progress=self._progress(ctx)), "event")
         try:
             self.pub.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
@@ -95,6 +107,7 @@ class Worker:
 
     def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None:
         total = ctx.planned if complete else 0
+        ops = self.path_map.to_library(ops)
         self.send_reliable(ctx, lambda n: m.PlanOps(job=ctx.job_id, attempt=ctx.attempt,
                                                     ops=ops, complete=complete, n=n,
                                                     total=total))
@@ -126,7 +139,7 @@ class Worker:
             self.fetches.pop(rid, None)
         if page.error:
             raise JobFailed(str(page.error.get("message")), code=str(page.error.get("code")))
-        return page.rows, page.total
+        return self.path_map.to_local(page.rows), page.total
 
     async def grant(self, ctx: JobContext, key: str, rate: float) -> float:
         """Seconds to wait before using a request token of the broker-wide budget for key
@@ -147,6 +160,13 @@ class Worker:
         if answer.error:
             raise JobFailed(str(answer.error.get("message")), code=str(answer.error.get("code")))
         return max(0.0, answer.wait_s)
+
+    def _progress(self, ctx: JobContext) -> dict[str, Any]:
+        """ctx's progress map as the broker sees it (its current item a library path)."""
+        progress = ctx.progress()
+        if self.path_map and progress["current"]:
+            progress["current"] = self.path_map.to_library(progress["current"])
+        return progress
 
     def send(self, msg: m.WorkerMessage) -> None:
         """Queue a message for the broker (the sender task keeps the order)."""
@@ -172,7 +192,7 @@ class Worker:
         kinds = sorted(self.config.kinds or self.kinds)
         specs = [self.kinds[k].spec.to_map() for k in kinds if k in self.kinds]
         ready = m.Ready(kinds=kinds, slots=self.config.slots, host=self.host, pid=os.getpid(),
-                        running=running, specs=specs)
+                        running=running, specs=specs, path_map=self.path_map.announce())
         # READY goes first on the new socket, ahead of anything queued in the outbox; then
         # every result the broker has not acknowledged and every unanswered FETCH, in order
         self.dealer.send_multipart(codec.encode(ready, "worker"))
@@ -190,6 +210,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until stop is set, then tell the broker we are leaving."""
+        self._stop = stop
         self.connect()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -358,49 +379,65 @@ class Worker:
             fut = self.fetches.get(msg.rid, (None, None))[0]
             if fut is not None and not fut.done():
                 fut.set_result(msg)
+        elif isinstance(msg, m.Disconnect) and msg.code:
+            # the broker refuses this READY (SPEC 6.9): sending it again would not help
+            if not self.refused:
+                log.error("the broker refused this worker (%s): %s", msg.code, msg.reason)
+            self.refused = f"{msg.code}: {msg.reason}"
+            if self._stop is not None:
+                self._stop.set()
         elif isinstance(msg, m.Disconnect):
             log.info("broker asked us to register again (%s)", msg.reason)
             self.connect()
 
     def _start(self, tg: asyncio.TaskGroup, msg: m.Dispatch) -> None:
         kind = self.kinds.get(msg.kind)
-        ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind, paths=msg.paths,
-                         params=msg.params, dry_run=msg.dry_run, roots=msg.roots, reporter=self,
+        pm = self.path_map
+        # a broker that does not check reachability may send paths we cannot map
+        unreachable = pm.unreachable(msg.paths)
+        ctx = JobContext(job_id=msg.job, attempt=msg.attempt, kind=msg.kind,
+                         paths=pm.to_local(msg.paths), params=pm.to_local(msg.params),
+                         dry_run=msg.dry_run, roots=pm.local_roots(msg.roots), reporter=self,
                          has_plan=msg.has_plan, spec=kind.spec if kind else None,
                          data_dir=self.config.data_dir, contact=self.config.contact)
         self.streams.open(msg.job, msg.attempt)
         self.running[msg.job] = ctx
-        tg.create_task(self._run_job(ctx))
+        tg.create_task(self._run_job(ctx, unreachable))
 
-    async def _run_job(self, ctx: JobContext) -> None:
+    async def _run_job(self, ctx: JobContext, unreachable: str | None = None) -> None:
         self.send(m.Accept(job=ctx.job_id, attempt=ctx.attempt))
         end: Any
         try:
+            if unreachable is not None:
+                raise JobFailed(f"this worker cannot reach {unreachable} (its path_map: "
+                                f"{self.path_map.announce()})", code="path.unreachable",
+                                retry=True)
             kind = self.kinds.get(ctx.kind)
             if kind is None:
                 raise JobFailed(f"this worker does not serve kind {ctx.kind!r}",
                                 code="job.unknown_kind", retry=True)
             result = await ctx.run_kind(kind.run) or {}
             ctx.flush_items()
-            result = wire_safe({**ctx.result, **result})
+            result = self.path_map.to_library(wire_safe({**ctx.result, **result}))
             end = lambda n: m.Done(job=ctx.job_id, attempt=ctx.attempt,  # noqa: E731
-                                   progress=ctx.progress(), result=result, n=n)
+                                   progress=self._progress(ctx), result=result, n=n)
         except JobCancelled:
             ctx.flush_items()
             end = lambda n: m.Cancelled(job=ctx.job_id, attempt=ctx.attempt,  # noqa: E731
-                                        progress=ctx.progress(), n=n)
+                                        progress=self._progress(ctx), n=n)
         except JobFailed as exc:
             ctx.flush_items()
-            end = _failed(ctx, exc.code, exc.message, exc.retry, exc.retry_after_s)
+            end = self._failed(ctx, exc.code, exc.message, exc.retry, exc.retry_after_s)
         except MedialoomError as exc:
             ctx.flush_items()
             # a transient error that escaped the kind (an HTTP 503 after its retries) retries
-            end = _failed(ctx, exc.code, exc.message, getattr(exc, "transient", False) is True)
+            end = self._failed(ctx, exc.code, exc.message,
+                               getattr(exc, "transient", False) is True)
         except Exception as exc:
             # unexpected: retried with the broker's backoff while attempts remain
             log.exception("job %s (%s) crashed", ctx.job_id, ctx.kind)
             ctx.flush_items()
-            end = _failed(ctx, "internal", f"{type(exc).__name__}: {exc}", True)
+            end = self._failed(ctx, "internal", f"{type(exc).__name__}: {exc}", True)
         self.running.pop(ctx.job_id, None)
         self.done += 1
         self.send_reliable(ctx, end, final=True)
@@ -408,20 +445,21 @@ class Worker:
         if later is not None:
             self._start(*later)
 
-
-def _failed(ctx: JobContext, code: str, message: str, retry: bool,
-            retry_after_s: float = 0.0) -> Any:
-    """The FAILED message of an attempt, to be numbered by the stream."""
-    return lambda n: m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=str(code),
-                              message=str(message), retry=retry, progress=ctx.progress(), n=n,
-                              retry_after_s=retry_after_s)
+    def _failed(self, ctx: JobContext, code: str, message: str, retry: bool,
+                retry_after_s: float = 0.0) -> Any:
+        """The FAILED message of an attempt, to be numbered by the stream."""
+        text = self.path_map.to_library(str(message))
+        return lambda n: m.Failed(job=ctx.job_id, attempt=ctx.attempt, code=str(code),
+                                  message=text, retry=retry, progress=self._progress(ctx),
+                                  n=n, retry_after_s=retry_after_s)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The worker's flags; each overrides the setting of the same name (file, MEDIALOOM_*)."""
     p = argparse.ArgumentParser(prog="python -m medialoom.workers.worker", description=(
         "One medialoom worker process (the pool starts these, handing it its settings as "
-        "MEDIALOOM_* variables). Exit codes: 0 stopped, 2 bad usage or settings."))
+        "MEDIALOOM_* variables). Exit codes: 0 stopped, 2 bad usage or settings, or the "
+        "broker refused its READY (a path_map it cannot use)."))
     p.add_argument("--workers", help=f"broker worker endpoint (default {DEFAULT_WORKERS}; "
                    "MEDIALOOM_WORKERS)")
     p.add_argument("--events", dest="events_in", help="broker events-in endpoint (default "
@@ -434,6 +472,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--liveness", type=int, dest="heartbeat_liveness",
                    help="missed heartbeats before reconnect (default 3)")
     p.add_argument("--threads", type=int, help="threads for blocking work (default 4)")
+    p.add_argument("--path-map", action="append", dest="path_map", default=[],
+                   metavar="LIBRARY=LOCAL", help="library folder LIBRARY is LOCAL on this host; "
+                   "repeat for several (MEDIALOOM_PATH_MAP)")
     p.add_argument("--config", help="TOML settings file")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
@@ -443,14 +484,15 @@ def config_from(args: argparse.Namespace) -> WorkerConfig:
     """WorkerConfig from the settings file, MEDIALOOM_* variables and the flags (which win)."""
     flags = {name: getattr(args, name) for name in ("workers", "events_in", "slots", "kinds",
                                                     "heartbeat_interval_s",
-                                                    "heartbeat_liveness", "threads")}
+                                                    "heartbeat_liveness", "threads",
+                                                    "path_map")}
     config = worker_config(settings.load(args.config, flags))
     # a worker keeps caches (the match kind's catalog answers) under the data dir
     return dataclasses.replace(config, data_dir=config.data_dir or settings.default_data_dir())
 
 
-async def amain(config: WorkerConfig) -> None:
-    """Run one worker process until SIGTERM or SIGINT."""
+async def amain(config: WorkerConfig, path_map: PathMap | None = None) -> str:
+    """Run one worker process until SIGTERM or SIGINT (or the broker refuses it: then why)."""
     loop = asyncio.get_running_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(config.threads))
     stop = asyncio.Event()
@@ -459,20 +501,28 @@ async def amain(config: WorkerConfig) -> None:
     kinds = load_kinds()
     if config.kinds:
         kinds = {k: v for k, v in kinds.items() if k in config.kinds}
-    await Worker(config, kinds).run(stop)
+    worker = Worker(config, kinds, path_map)
+    await worker.run(stop)
+    return worker.refused
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of one worker process; exit code 0 after a clean stop, 2 bad settings."""
+    """Entry point of one worker process; exit code 0 after a clean stop, 2 bad settings or
+    refused by the broker."""
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
     try:
         config = config_from(args)
+        path_map = PathMap(config.path_map)
+        path_map.check_local()  # a mapping onto a folder this host lacks: refused here
     except (ValueError, OSError) as exc:  # a broken settings file or variable
         print(f"medialoom worker: bad settings: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(amain(config))
+    refused = asyncio.run(amain(config, path_map))
+    if refused:
+        print(f"medialoom worker: refused by the broker: {refused}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -3,12 +3,18 @@ mapping both ways, the READY checks, and reachability as the broker's dispatch u
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from medialoom.workers.pathmap import PathMap, check_announced, parse_entry, reaches
+from tests.fileops.kindrun import write_track
+from tests.support import System, log_tails, make_system, pages
 
 
 def test_an_entry_splits_at_the_first_equals_slash() -> None:
@@ -129,3 +135,143 @@ def test_a_whole_items_batch_maps_back() -> None:
     out = pm.to_library(rows)
     assert out[255]["details"]["new"] == "/srv/media/b/255.mp3"
     assert os.path.commonpath([r["path"] for r in out]) == "/srv/media/a"
+
+
+# --- real broker and worker processes --------------------------------------------------------
+
+
+def start_mapped_worker(system: System, *pairs: str, kinds: tuple[str, ...] = (),
+                        wait: bool = True) -> subprocess.Popen[bytes]:
+    """One worker process with --path-map pairs; waits until the broker counts it."""
+    before = system.worker_count() if wait else 0
+    argv = [sys.executable, "-m", "medialoom.workers.worker", "--workers", system.workers,
+            "--events", system.events_in, "--slots", "2", "--heartbeat", str(system.heartbeat)]
+    for pair in pairs:
+        argv += ["--path-map", pair]
+    for kind in kinds:
+        argv += ["--kind", kind]
+    proc = system._popen(argv, "workers")
+    system.worker_procs.append(proc)
+    if wait:
+        system.wait_for(lambda: system.worker_count() > before, "mapped worker registered")
+    return proc
+
+
+def tagged_tracks(folder: Path, count: int) -> list[str]:
+    """count MP3 files with distinct artist/title tags; their names after a default rename."""
+    for i in range(count):
+        write_track(folder / f"{i:03d}.mp3", {"artist": "Band", "title": f"Song {i:03d}"}, 1.0)
+    return [f"Band - Song {i:03d}.mp3" for i in range(count)]
+
+
+@pytest.mark.e2e
+def test_a_mapped_worker_works_in_its_view_and_reports_library_paths(tmp_path: Path) -> None:
+    system = make_system(tmp_path)
+    library, view = system.root / "music", tmp_path / "hostb" / "music"
+    expected = tagged_tracks(library, 12)
+    # the worker's host holds the same files under another prefix (a copy stands in for
+    # shared storage here, so what the worker touches is told apart from the library)
+    shutil.copytree(library, view)
+    system.start_broker()
+    try:
+        start_mapped_worker(system, f"{system.root}={tmp_path / 'hostb'}", kinds=("rename",))
+        with system.client() as c:
+            job = c.wait(c.start("rename", [str(library)])["id"], timeout_s=60)
+            assert job["status"] == "completed", job
+            plan, _ = pages(c, "plan", job["id"])
+            items, _ = pages(c, "results", job["id"])
+            stats = c.stats()
+        assert sorted(p.name for p in view.iterdir()) == expected
+        assert sorted(p.name for p in library.iterdir()) == [f"{i:03d}.mp3" for i in range(12)]
+        assert {op["src"] for op in plan} == {str(library / f"{i:03d}.mp3") for i in range(12)}
+        assert {op["dst"] for op in plan} == {str(library / name) for name in expected}
+        assert all(item["path"].startswith(f"{library}/") for item in items)
+        seen = json.dumps([plan, items, job])
+        assert str(tmp_path / "hostb") not in seen
+        assert all("dev" not in op["expect"] for op in plan)
+        (worker,) = stats["workers"]
+        assert worker["path_map"] == [[str(system.root), str(tmp_path / "hostb")]]
+    finally:
+        assert all(code == 0 for code in system.stop().values()), log_tails(system)
+
+
+@pytest.mark.e2e
+def test_a_job_no_worker_reaches_waits_and_runs_once_one_does(tmp_path: Path) -> None:
+    system = make_system(tmp_path)
+    (system.root / "music").mkdir()
+    (system.root / "video").mkdir()
+    (tmp_path / "mnt-music").mkdir()
+    system.start_broker()
+    try:
+        start_mapped_worker(system, f"{system.root}/music={tmp_path}/mnt-music")
+        with system.client() as c:
+            job_id = c.start("scan", [str(system.root / "video")])["id"]
+            system.wait_for(lambda: c.status(job_id)["waiting"], "the job's waiting note")
+            job = c.status(job_id)
+            assert job["status"] == "queued"
+            assert job["waiting"].startswith(f"no connected worker can reach {system.root}/video")
+            assert c.stats()["waiting"] == 1
+        status = cli("status", job_id[-8:], system=system)
+        assert "waiting" in status.stdout and f"{system.root}/video" in status.stdout
+        listed = json.loads(cli("workers", "--json", system=system).stdout)
+        assert [w["path_map"] for w in listed["workers"]] == \
+            [[[f"{system.root}/music", f"{tmp_path}/mnt-music"]]]
+        assert listed["waiting"] == 1
+        table = cli("workers", system=system, columns=300).stdout
+        assert f"{system.root}/music -> {tmp_path}/mnt-music" in table, table
+        assert "1 queued job no worker can reach" in table
+        system.start_worker()  # sees library paths as they are: reaches everything
+        with system.client() as c:
+            done = c.wait(job_id, timeout_s=30)
+            assert done["status"] == "completed" and done["waiting"] == ""
+            assert c.stats()["waiting"] == 0
+    finally:
+        assert all(code == 0 for code in system.stop().values()), log_tails(system)
+
+
+@pytest.mark.e2e
+def test_a_path_map_the_broker_refuses_stops_the_worker_and_its_pool(tmp_path: Path) -> None:
+    system = make_system(tmp_path)
+    (tmp_path / "mnt").mkdir()
+    system.start_broker()
+    try:
+        proc = start_mapped_worker(system, f"/not/a/root={tmp_path}/mnt", wait=False)
+        assert proc.wait(timeout=30) == 2
+        system.worker_procs.remove(proc)
+        log = system.read_log("workers")
+        assert "refused by the broker: worker.bad_path_map" in log, log
+        assert "/not/a/root is not inside a library root" in log
+        pool = subprocess.run(
+            [sys.executable, "-m", "medialoom.workers", "-n", "2", "--workers", system.workers,
+             "--events-in", system.events_in, "--path-map", f"/not/a/root={tmp_path}/mnt"],
+            capture_output=True, text=True, timeout=60)
+        assert pool.returncode == 2, pool.stderr
+        assert "stopping the pool" in pool.stderr
+        with system.client() as c:
+            stats = c.stats()
+        assert stats["workers"] == [] and stats["broker"]["refused"] >= 3
+    finally:
+        assert all(code == 0 for code in system.stop().values()), log_tails(system)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("entry", ["medialoom.workers", "medialoom.workers.worker"])
+def test_a_mapping_onto_a_folder_this_host_lacks_is_refused_at_start(tmp_path: Path,
+                                                                     entry: str) -> None:
+    env = {**os.environ, "MEDIALOOM_PATH_MAP": f"/srv/media={tmp_path}/nowhere",
+           "MEDIALOOM_WORKERS": "tcp://127.0.0.1:9", "MEDIALOOM_CONFIG": str(tmp_path / "none")}
+    run = subprocess.run([sys.executable, "-m", entry], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert run.returncode == 2
+    assert f"path_map /srv/media={tmp_path}/nowhere: {tmp_path}/nowhere does not exist on " \
+           "this host" in run.stderr
+
+
+def cli(*args: str, system: System, columns: int = 100) -> subprocess.CompletedProcess[str]:
+    """``medialoom ARGS`` against system's broker; exit 0 asserted."""
+    env = {**os.environ, "COLUMNS": str(columns), "MEDIALOOM_CLIENTS": system.clients,
+           "MEDIALOOM_EVENTS_OUT": system.events_out}
+    run = subprocess.run([sys.executable, "-m", "medialoom.clients.cli_main", *args],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return run

@@ -36,7 +36,8 @@ static const ml_command reply_cmds[] = {CMD("REPLY", reply), CMD("ERROR", error)
 static const ml_field none[1] = {{NULL, F_ANY, false, 0, NULL}};
 static const ml_field ready[] = {REQ("kinds", F_STRS),   REQ("slots", F_UINT),
                                  OPTS("host", ""),       OPTI("pid", F_UINT, 0),
-                                 OPT("running", F_ARRAYS), OPT("specs", F_MAPS)};
+                                 OPT("running", F_ARRAYS), OPT("specs", F_MAPS),
+                                 OPT("path_map", F_ARRAYS)};
 static const ml_field job_attempt[] = {REQ("job", F_STR), REQ("attempt", F_UINT)};
 static const ml_field items[] = {REQ("job", F_STR), REQ("attempt", F_UINT), REQ("items", F_MAPS),
                                  OPT("progress", F_MAP), OPTI("n", F_UINT, 0)};
@@ -48,7 +49,7 @@ static const ml_field failed[] = {
     OPTI("n", F_UINT, 0),   OPT("retry_after_s", F_FLOAT)};
 static const ml_field cancelled[] = {REQ("job", F_STR), REQ("attempt", F_UINT),
                                      OPT("progress", F_MAP), OPTI("n", F_UINT, 0)};
-static const ml_field disconnect[] = {OPTS("reason", "")};
+static const ml_field disconnect[] = {OPTS("reason", ""), OPTS("code", "")};
 static const ml_field plan_ops[] = {REQ("job", F_STR),     REQ("attempt", F_UINT),
                                     REQ("ops", F_MAPS),    OPT("complete", F_BOOL),
                                     OPTI("n", F_UINT, 0),  OPTI("total", F_UINT, 0)};

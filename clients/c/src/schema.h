@@ -13,7 +13,7 @@ typedef enum {
   F_ANY,    /* any value under the value rules */
   F_STRS,   /* [str] */
   F_MAPS,   /* [map] */
-  F_ARRAYS  /* [[any]]: READY running, ACK acks */
+  F_ARRAYS  /* [[any]]: READY running and path_map, ACK acks */
 } ml_ftype;
 
 typedef struct {

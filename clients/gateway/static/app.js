@@ -217,7 +217,8 @@ function route() {
   notice("");
   const hash = location.hash || "#/";
   const m = hash.match(/^#\/jobs\/([^/?]+)/);
-  state.view = m ? jobPage(decodeURIComponent(m[1])) : jobsPage();
+  if (hash.startsWith("#/workers")) state.view = workers.page($("#view"), api, notice);
+  else state.view = m ? jobPage(decodeURIComponent(m[1])) : jobsPage();
 }
 
 window.addEventListener("hashchange", route);
@@ -532,6 +533,7 @@ function jobPage(id) {
     const params = Object.entries(job.params || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("  ");
     $("#job-meta").innerHTML = [
       ["paths", (job.paths || []).join("\n") || "–"], ["options", params || "–"],
+      ...(job.status === "queued" && job.waiting ? [["waiting", job.waiting]] : []),
       ...(src ? [["started by", `${media.sourceText(src)} webhook${src.instance ? ` (${src.instance})` : ""}` +
         (src.title ? `: ${src.title}` : "")]] : []),
       ["priority", job.priority], ["attempts", `${job.attempts ?? 0} of ${job.max_attempts ?? "?"}`],

@@ -53,7 +53,8 @@ const REPLY = {
 
 const WORKER = {
   READY: [req("kinds", STRS), req("slots", UINT), opt("host", STR, value("")), opt("pid", UINT, value(0)),
-    opt("running", ARRAYS, emptyList), opt("specs", MAPS, emptyList)],
+    opt("running", ARRAYS, emptyList), opt("specs", MAPS, emptyList),
+    opt("path_map", ARRAYS, emptyList)],
   HEARTBEAT: [],
   ACCEPT: [JOB, ATTEMPT],
   ITEMS: [JOB, ATTEMPT, req("items", MAPS), PROGRESS, N],
@@ -61,7 +62,7 @@ const WORKER = {
   FAILED: [JOB, ATTEMPT, req("code", STR), req("message", STR), opt("retry", BOOL, value(false)),
     PROGRESS, N, opt("retry_after_s", FLOAT, float0)],
   CANCELLED: [JOB, ATTEMPT, PROGRESS, N],
-  DISCONNECT: [opt("reason", STR, value(""))],
+  DISCONNECT: [opt("reason", STR, value("")), opt("code", STR, value(""))],
   PLAN: [JOB, ATTEMPT, req("ops", MAPS), opt("complete", BOOL, value(false)), N,
     opt("total", UINT, value(0))],
   FETCH: [RID, JOB, ATTEMPT, req("what", STR), req("source", STR), opt("offset", UINT, value(0)),
@@ -74,7 +75,7 @@ const BROKER = {
     opt("dry_run", BOOL, value(false)), opt("roots", STRS, emptyList), opt("has_plan", BOOL, value(false))],
   CANCEL: [JOB, ATTEMPT],
   HEARTBEAT: [],
-  DISCONNECT: [opt("reason", STR, value(""))],
+  DISCONNECT: [opt("reason", STR, value("")), opt("code", STR, value(""))],
   PAGE: [RID, opt("rows", MAPS, emptyList), opt("total", UINT, value(0)), opt("error", ANY, value(null))],
   ACK: [req("acks", ARRAYS)],
   GRANT: [RID, opt("wait_s", FLOAT, float0), opt("error", ANY, value(null))],
