@@ -132,3 +132,19 @@ def test_results_status_ambiguous_shows_the_candidates(two_workers: System, cata
     assert f"? 1.00 {song.join.join(song.artists)} - {song.title}" in flat
     for remixer in song.remixes:
         assert remixer.split()[0] in flat
+
+
+def test_a_rerun_on_the_workers_is_served_from_their_cache(two_workers: System,
+                                                          catalog: Catalog,
+                                                          fake: FakeCatalog) -> None:
+    xml = write_collection(two_workers.root / "again.xml", simple_collection(catalog, 20))
+    params = {"catalog_url": fake.url, "rate_limit": 50.0}
+    with two_workers.client() as c:
+        first = c.wait(c.start("match", [str(xml)], params)["id"], timeout_s=60)
+        asked = len(fake.hits)
+        second = c.wait(c.start("match", [str(xml)], params)["id"], timeout_s=60)
+    assert first["result"]["requests"] == asked == 20 and first["result"]["matched"] == 20
+    assert second["status"] == "completed" and second["result"]["matched"] == 20
+    assert len(fake.hits) == asked and second["result"]["requests"] == 0
+    assert second["result"]["cached"] == 20
+    assert (two_workers.data_dir.parent / "worker-data" / "catalog-cache.sqlite3").exists()
