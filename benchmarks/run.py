@@ -46,6 +46,7 @@ BENCHES = [
     Bench("benchmarks.bench_fuzz", quick=["--quick"]),
     Bench("benchmarks.bench_probe", quick=["--quick"]),
     Bench("benchmarks.bench_match", quick=["--quick"]),
+    Bench("benchmarks.bench_curve", quick=["--quick"]),
 ]
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import zmq
 
 from medialoom import settings
+from medialoom.certs import KeyFileError
+from medialoom.keys import KeyStore
 from medialoom.private import private_dir, private_umask
 from medialoom.protocol.constants import (
     DEFAULT_CLIENTS,
@@ -21,9 +23,11 @@ from medialoom.protocol.constants import (
     DEFAULT_EVENTS_OUT,
     DEFAULT_WORKERS,
 )
+from medialoom.sockets import is_loopback
 from medialoom.workers.specs import builtin_specs
 
 from .actor import BrokerActor
+from .auth import Gatekeeper
 from .config import BrokerConfig
 from .state import BrokerState
 from .store import Store, load_active
@@ -50,6 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retention-days", type=float, help="keep finished jobs this long (30)")
     p.add_argument("--sync", choices=("normal", "full"),
                    help="normal: commits survive kill -9; full: also power loss (slower)")
+    p.add_argument("--curve", action="store_true", default=None,
+                   help="CURVE on all four sockets: only keys on the allow-lists of "
+                   "DATA_DIR/keys get in (medialoom keys); setting curve")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="allow binding beyond loopback without CURVE: anyone who can reach "
+                   "the ports may start jobs and pose as a worker")
     p.add_argument("--config", help="TOML settings file")
 
 
@@ -61,9 +71,17 @@ def config_from(args: argparse.Namespace) -> BrokerConfig:
     if not roots:
         roots = (str(Path.home()),)
     extra = {k: s[k] for k in ("heartbeat_interval_s", "heartbeat_liveness", "max_attempts",
-                               "queue_max", "retention_days", "sync") if k in s}
-    return BrokerConfig(data_dir=os.path.expanduser(s.get("data_dir") or settings.default_data_dir()),
-                        roots=roots, **settings.endpoints(s), **extra)
+                               "queue_max", "retention_days", "sync", "curve", "insecure")
+             if k in s}
+    config = BrokerConfig(data_dir=os.path.expanduser(s.get("data_dir") or settings.default_data_dir()),
+                          roots=roots, **settings.endpoints(s), **extra)
+    exposed = [e for e in (config.clients, config.workers, config.events_in, config.events_out)
+               if not is_loopback(e)]
+    if exposed and not (config.curve or config.insecure):
+        raise ValueError(f"{exposed[0]} is reachable beyond this host, so it needs CURVE: "
+                         "medialoom keys init, then --curve (setting curve = true); or "
+                         "--insecure to let in anyone who can reach the ports")
+    return config
 
 
 class WriterDied(RuntimeError):
@@ -78,14 +96,22 @@ async def serve(config: BrokerConfig, stop: asyncio.Event) -> None:
     state = BrokerState(config, builtin_specs(), recovered, time.time())
     store = Store(config.db_path, config.sync)
     ctx: zmq.Context = zmq.Context()
-    actor = BrokerActor(config, state, store, ctx)
+    auth = Gatekeeper(ctx, KeyStore(config.data_dir)) if config.curve else None
+    if auth is not None:
+        auth.start()  # the ZAP handler before any CURVE socket is bound
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGHUP, auth.reload if auth else lambda: log.info("SIGHUP: CURVE is off"))
+    actor = BrokerActor(config, state, store, ctx, auth)
     log.info("broker ready: clients %s, workers %s, events %s -> %s; store %s; roots %s; "
-             "%d jobs recovered", config.clients, config.workers, config.events_in,
-             config.events_out, config.db_path, ", ".join(config.roots), len(recovered))
+             "%d jobs recovered; %s", config.clients, config.workers, config.events_in,
+             config.events_out, config.db_path, ", ".join(config.roots), len(recovered),
+             f"CURVE on, {len(auth.allowed)} keys allowed" if auth else "CURVE off")
     try:
         await actor.run(stop)
     finally:
         actor.close()
+        if auth is not None:
+            auth.stop()  # its sockets are closed before the context terminates
         await asyncio.to_thread(store.stop)
         ctx.term()
         log.info("broker stopped: %r", state)
@@ -114,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:  # a broken settings file or variable
         print(f"medialoom broker: bad settings: {exc}", file=sys.stderr)
         return 2
+    if config.curve:  # every key file is read now: a broken one stops the start, named
+        try:
+            store = KeyStore(config.data_dir)
+            store.server_curve()
+            store.allow_list(strict=True)
+        except KeyFileError as exc:
+            print(f"medialoom broker: {exc}", file=sys.stderr)
+            return 2
     try:
         asyncio.run(amain(config))
     except zmq.ZMQError as exc:

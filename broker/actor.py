@@ -24,6 +24,7 @@ from medialoom.protocol import messages as m
 from medialoom.protocol.errors import RemoteProtocolError, RequestError
 from medialoom.sockets import BULK_HWM, make_socket
 
+from .auth import Gatekeeper, zap_domain
 from .config import BrokerConfig
 from .effects import Persist, Publish, Query, ToClient, ToWorker
 from .paths import resolve_paths
@@ -40,17 +41,19 @@ class BrokerActor:
     """Owns the four broker sockets, the writer thread and the state."""
 
     def __init__(self, config: BrokerConfig, state: BrokerState, store: Store,
-                 ctx: zmq.Context[Any]) -> None:
+                 ctx: zmq.Context[Any], auth: Gatekeeper | None = None) -> None:
         self.config, self.state, self.store = config, state, store
-        self.clients = self._bind(ctx, zmq.ROUTER, config.clients)
+        #: with CURVE on: the ZAP handler (started), whose keys and domains the sockets use
+        self.auth = auth
+        self.clients = self._bind(ctx, zmq.ROUTER, config.clients, name="clients")
         # ROUTER_MANDATORY: a send to a worker whose connection is gone raises EHOSTUNREACH
         # instead of vanishing; ROUTER_HANDOVER: a worker's socket that reconnects after a
         # network blip takes its routing id back
         self.workers = self._bind(ctx, zmq.ROUTER, config.workers,
-                                  {zmq.ROUTER_MANDATORY: 1, zmq.ROUTER_HANDOVER: 1})
-        self.events_in = self._bind(ctx, zmq.XSUB, config.events_in)
+                                  {zmq.ROUTER_MANDATORY: 1, zmq.ROUTER_HANDOVER: 1}, "workers")
+        self.events_in = self._bind(ctx, zmq.XSUB, config.events_in, name="events_in")
         self.events_in.send(b"\x01")  # subscribe to every worker event
-        self.events_out = self._bind(ctx, zmq.XPUB, config.events_out)
+        self.events_out = self._bind(ctx, zmq.XPUB, config.events_out, name="events_out")
         self.sockets = [self.clients, self.workers, self.events_in, self.events_out]
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
@@ -58,11 +61,15 @@ class BrokerActor:
         #: set when the broker must stop with exit code 1 (the store writer died)
         self.fatal = False
 
-    @staticmethod
-    def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str,
-              options: dict[int, int] | None = None) -> zmq.Socket[Any]:
-        return make_socket(ctx, kind, bind=endpoint, sndhwm=BULK_HWM, rcvhwm=BULK_HWM,
-                           options=options)
+    def _bind(self, ctx: zmq.Context[Any], kind: int, endpoint: str,
+              options: dict[int, int] | None = None, name: str = "") -> zmq.Socket[Any]:
+        if self.auth is None:
+            return make_socket(ctx, kind, bind=endpoint, sndhwm=BULK_HWM, rcvhwm=BULK_HWM,
+                               options=options)
+        sock = make_socket(ctx, kind, bind=endpoint, sndhwm=BULK_HWM, rcvhwm=BULK_HWM,
+                           options=options, curve=self.auth.curve, zap_domain=zap_domain(name))
+        self.auth.watch(sock, name)
+        return sock
 
     def close(self) -> None:
         """Close the sockets (the store is stopped by the caller)."""
@@ -113,14 +120,17 @@ class BrokerActor:
         self._wake()
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        handlers = [(self.clients, self._on_client), (self.workers, self._on_worker),
-                    (self.events_in, self._on_event), (self.events_out, None)]
+        # with CURVE, client requests are read as frames: they carry the key (User-Id)
+        curve = self.auth is not None
+        on_client = self._on_client_curve if curve else self._on_client
+        handlers = [(self.clients, on_client, not curve), (self.workers, self._on_worker, True),
+                    (self.events_in, self._on_event, True), (self.events_out, None, True)]
         while not stop.is_set():
             busy = False
-            for sock, handler in handlers:
+            for sock, handler, copy in handlers:
                 for _ in range(BUDGET):
                     try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                        frames = sock.recv_multipart(zmq.NOBLOCK, copy=copy)
                     except zmq.Again:
                         break
                     busy = True
@@ -162,7 +172,10 @@ class BrokerActor:
     def _tick(self, now: float) -> None:
         self._execute(self.state.tick(now))
 
-    def _on_client(self, frames: list[bytes]) -> None:
+    def _on_client_curve(self, frames: list[zmq.Frame]) -> None:
+        self._on_client([f.bytes for f in frames], frames[0])
+
+    def _on_client(self, frames: list[bytes], who: zmq.Frame | None = None) -> None:
         peer, body = frames[0], frames[1:]
         try:
             msg = codec.decode(body, "client")
@@ -173,6 +186,11 @@ class BrokerActor:
                             details=exc.details)
             self._send(self.clients, peer, reply, "reply")
             return
+        if who is not None and self.auth is not None:  # the key's role may send this command?
+            refused = self.auth.refusal(who, msg.WORD)  # type: ignore[union-attr]
+            if refused is not None:
+                self._execute([self.state.error(peer, msg.rid, refused)])  # type: ignore[union-attr]
+                return
         if isinstance(msg, m.Start) and msg.paths:
             future = self.resolver.submit(resolve_paths, list(msg.paths), list(self.config.roots))
             future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(

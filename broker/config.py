@@ -34,6 +34,10 @@ class BrokerConfig:
     finished_cache: int = 2_000
     sync: str = "normal"
     extra_kinds: tuple[str, ...] = field(default=())
+    #: CURVE on the four sockets with the keys of DATA_DIR/keys (SPEC 1.1, medialoom keys)
+    curve: bool = False
+    #: bind beyond loopback without CURVE (anyone who reaches a port may use it)
+    insecure: bool = False
 
     @property
     def worker_timeout_s(self) -> float:
@@ -58,4 +62,5 @@ def broker_settings(c: BrokerConfig) -> dict[str, Any]:
             "workers": c.workers, "events_in": c.events_in, "events_out": c.events_out,
             "heartbeat_interval_s": c.heartbeat_interval_s,
             "heartbeat_liveness": c.heartbeat_liveness, "max_attempts": c.max_attempts,
-            "queue_max": c.queue_max, "retention_days": c.retention_days, "sync": c.sync}
+            "queue_max": c.queue_max, "retention_days": c.retention_days, "sync": c.sync,
+            "curve": c.curve, "insecure": c.insecure}

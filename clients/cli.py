@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from medialoom.certs import KeyFileError
 from medialoom.protocol.errors import BrokerUnavailable
 
 from .cli_ids import resolve_args
 from .cli_kinds import start_help_epilog
 from .cli_outcome import RET_UNREACHABLE, RET_USAGE, print_json
-from .cli_parser import build_parser, endpoints
+from .cli_parser import build_parser, client_curve, endpoints
 from .cli_read import run_read
 from .cli_stream import STREAMING, run_streaming
 from .client import ClientError
@@ -45,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from .up import run_up
         return run_up(args)
+    if args.command == "keys":
+        from .cli_keys import run_keys
+        return run_keys(args)
+    try:
+        args.curve = client_curve(args)
+    except (KeyFileError, ValueError) as exc:  # a broken key file or settings: named, exit 2
+        print(f"medialoom: {exc}", file=sys.stderr)
+        return RET_USAGE
     try:
         if args.command != "kinds":
             resolve_args(args, *endpoints(args))

@@ -61,7 +61,7 @@ def resolve_args(args: argparse.Namespace, endpoint: str, events: str) -> None:
                 target = i
     if not needs and target is None:
         return
-    with Client(endpoint, events, args.timeout) as c:
+    with Client(endpoint, events, args.timeout, curve=getattr(args, "curve", None)) as c:
         if needs:
             args.id = resolve_id(c, args.id)
         if target is not None:

@@ -15,11 +15,12 @@ import shutil
 import textwrap
 from typing import Any
 
+from medialoom.certs import Curve
 from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT
 from medialoom.protocol.errors import BrokerUnavailable
 
 from .cli_outcome import UsageError
-from .cli_parser import client_args, endpoints
+from .cli_parser import client_args, client_curve, endpoints
 from .client import Client, ClientError
 
 _PY_TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "map"}
@@ -94,10 +95,11 @@ def kind_specs(hello: dict[str, Any] | None, endpoint: str
              for n in names}, f"the broker's kinds at {endpoint}, params as installed here")
 
 
-def hello_or_none(endpoint: str, events: str, timeout_s: float) -> dict[str, Any] | None:
+def hello_or_none(endpoint: str, events: str, timeout_s: float,
+                  curve: Curve | None = None) -> dict[str, Any] | None:
     """The broker's HELLO, or None if it does not answer (or refuses)."""
     try:
-        with Client(endpoint, events, timeout_s) as c:
+        with Client(endpoint, events, timeout_s, curve=curve) as c:
             return c.hello()
     except (BrokerUnavailable, ClientError):
         return None
@@ -162,11 +164,13 @@ def start_help_epilog(argv: list[str]) -> str:
     ns, rest = pre.parse_known_args(argv)
     positional = [a for a in rest if not a.startswith("-")]
     only = positional[1] if len(positional) > 1 else None
+    curve = None
     try:
         endpoint, events = endpoints(ns)
-    except Exception:  # a broken config file: show the kinds installed here
+        curve = client_curve(ns)
+    except Exception:  # a broken config file or key: show the kinds installed here
         endpoint, events = DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT
-    hello = hello_or_none(endpoint, events, min(ns.timeout, 1.0))
+    hello = hello_or_none(endpoint, events, min(ns.timeout, 1.0), curve)
     specs, source = kind_specs(hello, endpoint)
     return kinds_help(specs, source, shutil.get_terminal_size().columns, only)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from medialoom import settings
+from medialoom import keys, settings
+from medialoom.certs import Curve
 from medialoom.protocol.constants import (
     DEFAULT_CLIENTS,
     DEFAULT_EVENTS_OUT,
@@ -36,6 +37,10 @@ def client_args(p: argparse.ArgumentParser, json_help: str | None = None) -> Non
     p.add_argument("--json", action="store_true",
                    help=json_help or "print one JSON document (for scripts)")
     p.add_argument("--config", help="TOML settings file")
+    p.add_argument("--key", metavar="FILE", help="this client's CURVE key pair (NAME.key_secret; "
+                   "MEDIALOOM_KEY): for a broker with CURVE on")
+    p.add_argument("--broker-key", metavar="FILE", help="the broker's public key (default "
+                   "DATA_DIR/keys/broker.key; MEDIALOOM_BROKER_KEY)")
 
 
 def status_list(valid: tuple[str, ...] | None, what: str):  # noqa: ANN202
@@ -76,6 +81,9 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
                     help="another Host name the gateway answers (a reverse proxy's or DNS "
                     "name); repeat for several. Its token is DATA_DIR/gateway-token or "
                     "$MEDIALOOM_GATEWAY_TOKEN, never a flag")
+
+    from .cli_keys import add_parser as keys_parser
+    keys_parser(sub)
 
     sub.add_parser("broker", help="run the broker", add_help=False)
     sub.add_parser("worker", help="run a worker pool", add_help=False)
@@ -168,6 +176,13 @@ def build_parser(start_epilog: str | None = None) -> argparse.ArgumentParser:
                 "each job, at most about one a second per job.")
 
     return p
+
+
+def client_curve(args: argparse.Namespace) -> Curve | None:
+    """This client's CURVE keys (--key, --broker-key, MEDIALOOM_KEY, curve = true), or None."""
+    s = settings.load(getattr(args, "config", None), {
+        "key": getattr(args, "key", None), "broker_key": getattr(args, "broker_key", None)})
+    return keys.client_curve(s)
 
 
 def endpoints(args: argparse.Namespace) -> tuple[str, str]:

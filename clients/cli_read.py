@@ -80,7 +80,7 @@ def _refuse_unknown_statuses(c: Client, args: argparse.Namespace, known: set[str
 
 def _kinds(args: argparse.Namespace, endpoint: str, events: str) -> None:
     from . import render_tables as render
-    hello = hello_or_none(endpoint, events, args.timeout)
+    hello = hello_or_none(endpoint, events, args.timeout, args.curve)
     specs, source = kind_specs(hello, endpoint)
     if hello is None:
         print(f"medialoom: the broker at {endpoint} did not answer; these are the kinds "
@@ -111,7 +111,7 @@ def run_read(args: argparse.Namespace) -> int:
     """Run a request-reply command; its exit code (wait: the job's)."""
     from . import render_tables as render
     endpoint, events = endpoints(args)
-    with Client(endpoint, events, args.timeout) as c:
+    with Client(endpoint, events, args.timeout, curve=args.curve) as c:
         cmd = args.command
         if cmd in ("status", "cancel", "wait"):
             job = {"status": c.status, "cancel": c.cancel, "wait": c.wait}[cmd](args.id)

@@ -71,7 +71,7 @@ async def _start(client: AsyncClient, args: argparse.Namespace) -> int:
 async def run_streaming(args: argparse.Namespace) -> int:
     """Run a streaming command; its exit code."""
     endpoint, events = endpoints(args)
-    async with AsyncClient(endpoint, events, args.timeout) as client:
+    async with AsyncClient(endpoint, events, args.timeout, curve=args.curve) as client:
         if args.command == "start":
             return await _start(client, args)
         if args.command == "rollback":

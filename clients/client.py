@@ -17,6 +17,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from medialoom.certs import Curve
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
@@ -47,10 +48,13 @@ def merge_event(job: Job, event: dict[str, Any]) -> Job:
 class _Api:
     """Request builders shared by both clients; ``_call`` is sync or async."""
 
-    def __init__(self, endpoint: str, events: str, timeout_s: float) -> None:
+    def __init__(self, endpoint: str, events: str, timeout_s: float,
+                 curve: Curve | None = None) -> None:
         self.endpoint = endpoint
         self.events = events
         self.timeout_s = timeout_s
+        #: this client's CURVE keys and the broker's public key (medialoom.keys.client_curve)
+        self.curve = curve
         self._rids = itertools.count(1)
 
     def _call(self, msg: Any, key: str | None) -> Any:  # pragma: no cover - overridden
@@ -60,8 +64,10 @@ class _Api:
         return next(self._rids)
 
     def _unreachable(self) -> BrokerUnavailable:
+        hint = ("; does the broker allow this key, and is --broker-key its public key?"
+                if self.curve else "; if it runs with CURVE, give --key (or MEDIALOOM_KEY)")
         return BrokerUnavailable(f"no answer from the broker at {self.endpoint} within "
-                                 f"{self.timeout_s:g} s; is it running (medialoom up)?")
+                                 f"{self.timeout_s:g} s; is it running (medialoom up)?{hint}")
 
     @staticmethod
     def _result(msg: m.Reply | m.Error, key: str | None) -> Any:
@@ -136,10 +142,12 @@ class AsyncClient(_Api):
     """asyncio client; requests may run concurrently (pipelined by rid)."""
 
     def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
-                 timeout_s: float = 5.0, ctx: zmq.asyncio.Context | None = None) -> None:
-        super().__init__(endpoint, events, timeout_s)
+                 timeout_s: float = 5.0, ctx: zmq.asyncio.Context | None = None,
+                 curve: Curve | None = None) -> None:
+        super().__init__(endpoint, events, timeout_s, curve)
         self.ctx = ctx or zmq.asyncio.Context.instance()
-        self.sock = make_socket(self.ctx, zmq.DEALER, connect=endpoint, sndhwm=0, rcvhwm=0)
+        self.sock = make_socket(self.ctx, zmq.DEALER, connect=endpoint, sndhwm=0, rcvhwm=0,
+                                curve=curve)
         self._pending: dict[int, asyncio.Future[m.Reply | m.Error]] = {}
         self._reader: asyncio.Task[None] | None = None
 
@@ -205,7 +213,7 @@ class AsyncClient(_Api):
                     resync_s: float = 2.0) -> AsyncIterator[Job]:
         """Yield job maps as they change; one job (until it finishes) or all jobs."""
         sub = make_socket(self.ctx, zmq.SUB, connect=self.events, rcvhwm=BULK_HWM,
-                          subscribe=codec.topic(job_id) if job_id else b"job/")
+                          subscribe=codec.topic(job_id) if job_id else b"job/", curve=self.curve)
         seen: dict[str, Job] = {}
         try:
             await asyncio.sleep(0.05)  # let the subscription reach the broker
@@ -255,13 +263,14 @@ class Client(_Api):
     """Blocking client: one request at a time on its own DEALER socket."""
 
     def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
-                 timeout_s: float = 5.0, ctx: zmq.Context | None = None) -> None:
-        super().__init__(endpoint, events, timeout_s)
+                 timeout_s: float = 5.0, ctx: zmq.Context | None = None,
+                 curve: Curve | None = None) -> None:
+        super().__init__(endpoint, events, timeout_s, curve)
         self.ctx = ctx or zmq.Context.instance()
         self._connect()
 
     def _connect(self) -> None:
-        self.sock = make_socket(self.ctx, zmq.DEALER, connect=self.endpoint)
+        self.sock = make_socket(self.ctx, zmq.DEALER, connect=self.endpoint, curve=self.curve)
 
     def __enter__(self) -> Client:
         return self
@@ -313,7 +322,8 @@ class Client(_Api):
         """Blocking form of AsyncClient.watch (runs it on a private event loop)."""
         loop = asyncio.new_event_loop()
         actx = zmq.asyncio.Context()
-        client = AsyncClient(self.endpoint, self.events, self.timeout_s, ctx=actx)
+        client = AsyncClient(self.endpoint, self.events, self.timeout_s, ctx=actx,
+                             curve=self.curve)
         agen = client.watch(job_id, until_done=until_done)
         try:
             while True:

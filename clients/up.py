@@ -7,6 +7,12 @@ MEDIALOOM_* environment variables, which every entry point reads through
 medialoom/settings.py.  ``ps`` shows no setting and no secret; the gateway
 reads its token from DATA_DIR/gateway-token or MEDIALOOM_GATEWAY_TOKEN.
 
+With ``--curve`` (setting ``curve``) the broker's sockets take only CURVE keys
+on its allow-lists; ``up`` makes what its own parts need when it is missing
+(``keys init``, a key ``local`` of role client for the gateway and this host's
+CLI, a key ``local-worker`` for the pool; DATA_DIR/keys, medialoom/keys.py) and
+hands each part the path of its key file, never the key.
+
 Ctrl-C or SIGTERM stops them all (SIGTERM,
 then SIGKILL after a grace period).  A broker that exits with an error (it
 does when its store writer dies) is started again, at most 5 times a minute;
@@ -24,9 +30,10 @@ import sys
 import time
 from typing import Any
 
-from medialoom import settings
+from medialoom import keys, settings
 from medialoom.broker.__main__ import config_from
 from medialoom.broker.config import BrokerConfig, broker_settings
+from medialoom.certs import Curve
 from medialoom.private import private_dir, private_umask
 from medialoom.protocol.constants import DEFAULT_LISTEN
 
@@ -63,9 +70,21 @@ def child_environ(args: argparse.Namespace, values: dict[str, Any]) -> dict[str,
     return env
 
 
-def _wait_for_broker(c: BrokerConfig, proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
+def local_keys(config: BrokerConfig) -> dict[str, dict[str, Any]]:
+    """With CURVE on: the key settings of the pool and of the gateway (made when missing)."""
+    if not config.curve:  # and a MEDIALOOM_KEY of this shell does not turn it on in a part
+        off = {"curve": False, "key": "", "broker_key": ""}
+        return {"workers": off, "gateway": off}
+    store = keys.KeyStore(config.data_dir)
+    client_key, worker_key = store.ensure_local()
+    return {"workers": {"curve": True, "key": worker_key, "broker_key": store.broker_public},
+            "gateway": {"curve": True, "key": client_key, "broker_key": store.broker_public}}
+
+
+def _wait_for_broker(c: BrokerConfig, proc: subprocess.Popen[bytes], timeout_s: float,
+                     curve: Curve | None = None) -> bool:
     deadline = time.monotonic() + timeout_s
-    with Client(c.clients, c.events_out, timeout_s=0.5) as client:
+    with Client(c.clients, c.events_out, timeout_s=0.5, curve=curve) as client:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 client.ping()
@@ -80,7 +99,9 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         config = config_from(args)
         values = child_settings(args, config)
-    except (ValueError, OSError) as exc:  # a broken settings file or variable
+        own = local_keys(config)
+        curve = keys.client_curve(own["gateway"])
+    except (ValueError, OSError) as exc:  # a broken settings file, variable or key file
         print(f"medialoom up: bad settings: {exc}", file=sys.stderr)
         return 2
     private_umask()
@@ -96,18 +117,21 @@ def run_up(args: argparse.Namespace) -> int:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     code = 0
     env = child_environ(args, values)
+    pool_env = {**env, **settings.to_environ(own["workers"])}
+    gateway_env = {**env, **settings.to_environ(own["gateway"])}
     try:
         procs["broker"] = subprocess.Popen(BROKER, env=env)
-        if not _wait_for_broker(config, procs["broker"], 15.0):
+        if not _wait_for_broker(config, procs["broker"], 15.0, curve):
             print(f"medialoom up: the broker did not start on {config.clients}", file=sys.stderr)
             return 1
         n = values["processes"]
-        procs["workers"] = subprocess.Popen(POOL, env=env)
+        procs["workers"] = subprocess.Popen(POOL, env=pool_env)
         gateway_line = ""
         if not args.no_gateway and importlib.util.find_spec("medialoom.clients.gateway"):
-            procs["gateway"] = subprocess.Popen(GATEWAY, env=env)
+            procs["gateway"] = subprocess.Popen(GATEWAY, env=gateway_env)
             gateway_line = f"\n  web UI and API  http://{values['gateway']}/"
-        print(f"medialoom is up: broker {config.clients}, {n} worker processes"
+        print(f"medialoom is up: broker {config.clients}"
+              f"{' (CURVE on)' if config.curve else ''}, {n} worker processes"
               f"{gateway_line}\n  library roots   {', '.join(config.roots)}"
               f"\n  store           {config.db_path}\nCtrl-C stops everything.", flush=True)
         restarts: list[float] = []

@@ -25,6 +25,7 @@ KEYS: dict[str, type] = {
     "retention_days": float, "sync": str, "slots": int, "gateway": str, "auth": str,
     "gateway_hosts": list, "webhooks": dict, "webhook_secret": str,
     "processes": int, "kinds": list, "threads": int, "contact": str,
+    "curve": bool, "insecure": bool, "key": str, "broker_key": str,
     "path_map": list,
 }
 #: list settings whose environment form is not split on os.pathsep (host:port has a colon)
@@ -59,8 +60,21 @@ def _json_list(text: str) -> list[str] | None:
     return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
 
 
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"setting {name} must be true or false, not {value!r}")
+
+
 def _coerce(name: str, value: Any) -> Any:
     kind = KEYS[name]
+    if kind is bool:
+        return _bool(name, value)
     if kind is dict:  # a TOML table; its environment form is JSON (MEDIALOOM_WEBHOOKS='{...}')
         value = json.loads(value) if isinstance(value, str) else value
         if not isinstance(value, dict):
@@ -126,6 +140,8 @@ def to_environ(values: dict[str, Any]) -> dict[str, str]:
                 out[env_name(name)] = sep.join(items)
         elif KEYS[name] is dict:
             out[env_name(name)] = json.dumps(value, ensure_ascii=False)
+        elif KEYS[name] is bool:
+            out[env_name(name)] = "true" if value else "false"
         else:
             out[env_name(name)] = str(value)
     return out

@@ -1,16 +1,20 @@
 """Every ZeroMQ socket of medialoom is built here (broker, workers, clients, gateway).
 
 One place for the options every socket needs (linger, queue bounds, the
-message size cap that protects the decoder) and, next, for the security
-settings: CURVE keys and ZAP domains will be applied here and nowhere else.
+message size cap that protects the decoder) and for the security settings:
+CURVE keys and ZAP domains (SPEC.md section 1.1) are applied here and nowhere
+else.  A broker socket is a CURVE server with a ZAP domain of its own; a
+client's or worker's socket a CURVE client that knows the broker's public key.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import zmq
 
+from medialoom.certs import Curve
 from medialoom.protocol.codec import HARD_MAX_BYTES
 
 #: queue bound of the sockets that carry bulk traffic (results, progress, events)
@@ -20,8 +24,13 @@ BULK_HWM = 100_000
 def make_socket(ctx: zmq.Context[Any], kind: int, *, bind: str = "", connect: str = "",
                 linger_ms: int = 0, sndhwm: int | None = None, rcvhwm: int | None = None,
                 routing_id: bytes = b"", subscribe: bytes | None = None,
-                options: dict[int, int] | None = None) -> Any:
-    """A socket of kind on ctx (plain or asyncio), configured, then bound or connected."""
+                options: dict[int, int] | None = None, curve: Curve | None = None,
+                zap_domain: str = "") -> Any:
+    """A socket of kind on ctx (plain or asyncio), configured, then bound or connected.
+
+    curve: the broker's keys make it a CURVE server checked by the ZAP handler of
+    zap_domain (which must be given); a client's or worker's keys a CURVE client.
+    """
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, linger_ms)
     sock.setsockopt(zmq.MAXMSGSIZE, HARD_MAX_BYTES)
@@ -33,6 +42,8 @@ def make_socket(ctx: zmq.Context[Any], kind: int, *, bind: str = "", connect: st
         sock.setsockopt(zmq.ROUTING_ID, routing_id[:255])
     for option, value in (options or {}).items():
         sock.setsockopt(option, value)
+    if curve is not None:
+        _apply_curve(sock, curve, zap_domain)
     try:
         if bind:
             sock.bind(bind)
@@ -44,3 +55,34 @@ def make_socket(ctx: zmq.Context[Any], kind: int, *, bind: str = "", connect: st
     if subscribe is not None:
         sock.setsockopt(zmq.SUBSCRIBE, subscribe)
     return sock
+
+
+def _apply_curve(sock: Any, curve: Curve, zap_domain: str) -> None:
+    if curve.is_server:
+        if not zap_domain:
+            sock.close(linger=0)
+            raise ValueError("a CURVE server socket needs its ZAP domain")
+        # the domain the ZAP handler answers for; a mismatch is refused without a word
+        sock.setsockopt(zmq.ZAP_DOMAIN, zap_domain.encode())
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret)
+    else:
+        sock.setsockopt(zmq.CURVE_SERVERKEY, curve.server)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, curve.public)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret)
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True if binding endpoint only lets in peers on this host (ipc, inproc, tcp loopback)."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    if scheme != "tcp":
+        return False
+    host = rest.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # *, an interface name, a host name: may reach the network
+        return False

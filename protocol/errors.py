@@ -16,6 +16,8 @@ CODES: dict[str, tuple[int, str]] = {
     "protocol.bad_field": (400, "a field is missing or has the wrong type"),
     "protocol.too_large": (413, "the message is larger than the size limit"),
     "auth.unauthorized": (401, "a bearer token is required and was missing or wrong"),
+    "auth.forbidden": (403, "the connection's CURVE key may not send this command (its role "
+                       "allows less), or it was revoked"),
     "path.forbidden": (403, "a path resolves outside the configured library roots"),
     "path.not_found": (404, "a path does not exist"),
     "job.not_found": (404, "no job has this id"),

@@ -39,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="LIBRARY=LOCAL", help="this host sees the library folder LIBRARY "
                    "(the broker's path) at LOCAL, e.g. /srv/media=/mnt/media; repeat for "
                    "several (path_map in config.toml, MEDIALOOM_PATH_MAP). LOCAL must exist")
+    p.add_argument("--key", metavar="FILE", help="this pool's CURVE key pair, role worker "
+                   "(NAME.key_secret; MEDIALOOM_KEY): for a broker with CURVE on")
+    p.add_argument("--broker-key", metavar="FILE", help="the broker's public key (default "
+                   "DATA_DIR/keys/broker.key; MEDIALOOM_BROKER_KEY)")
     p.add_argument("--config", help="TOML settings file")
 
 
@@ -48,7 +52,8 @@ def pool_settings(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                                     "heartbeat_interval_s": args.heartbeat_interval_s,
                                     "workers": args.workers, "events_in": args.events_in,
                                     "host": args.broker, "kinds": args.kinds,
-                                    "path_map": args.path_map})
+                                    "path_map": args.path_map, "key": args.key,
+                                    "broker_key": args.broker_key})
     config = worker_config(s)
     # a mapping onto a folder this host lacks is refused here, before any worker starts
     PathMap(config.path_map).check_local()

@@ -7,10 +7,11 @@ its settings as MEDIALOOM_* variables rather than on its command line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from medialoom import settings
+from medialoom import keys, settings
+from medialoom.certs import Curve
 from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 
 
@@ -30,6 +31,8 @@ class WorkerConfig:
     data_dir: str = ""
     contact: str = ""
     path_map: tuple[str, ...] = ()
+    #: CURVE keys for the broker's sockets (key, broker_key, curve settings; None: off)
+    curve: Curve | None = field(default=None, repr=False, compare=False)
 
 
 def worker_config(s: dict[str, Any]) -> WorkerConfig:
@@ -43,7 +46,8 @@ def worker_config(s: dict[str, Any]) -> WorkerConfig:
                         threads=s.get("threads", d.threads),
                         data_dir=s.get("data_dir", d.data_dir),
                         contact=s.get("contact", d.contact),
-                        path_map=tuple(s.get("path_map") or ()))
+                        path_map=tuple(s.get("path_map") or ()),
+                        curve=keys.client_curve(s, keys.LOCAL_WORKER))
 
 
 def worker_settings(c: WorkerConfig) -> dict[str, Any]:
@@ -51,4 +55,5 @@ def worker_settings(c: WorkerConfig) -> dict[str, Any]:
     return {"workers": c.workers, "events_in": c.events_in, "slots": c.slots,
             "kinds": list(c.kinds), "heartbeat_interval_s": c.heartbeat_interval_s,
             "heartbeat_liveness": c.heartbeat_liveness, "threads": c.threads,
-            "data_dir": c.data_dir, "contact": c.contact, "path_map": list(c.path_map)}
+            "data_dir": c.data_dir, "contact": c.contact, "path_map": list(c.path_map),
+            **keys.curve_settings(c.curve)}

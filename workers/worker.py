@@ -68,7 +68,7 @@ class Worker:
         self.ctx = zmq.asyncio.Context()
         self.dealer: zmq.asyncio.Socket | None = None
         self.pub = make_socket(self.ctx, zmq.PUB, connect=config.events_in, linger_ms=1000,
-                               sndhwm=BULK_HWM)
+                               sndhwm=BULK_HWM, curve=config.curve)
         self.outbox: asyncio.Queue[list[bytes]] = asyncio.Queue()
         #: the DEALER and a plain socket sharing its underlying one (the sender's fast path)
         self._plain: tuple[zmq.asyncio.Socket, zmq.Socket[bytes]] | None = None
@@ -185,7 +185,8 @@ class Worker:
         routing_id = (f"{self.host[:64]}:{os.getpid()}:{self.connections}:"
                       f"{os.urandom(4).hex()}").encode()
         self.dealer = make_socket(self.ctx, zmq.DEALER, connect=self.config.workers,
-                                  linger_ms=1000, sndhwm=BULK_HWM, routing_id=routing_id)
+                                  linger_ms=1000, sndhwm=BULK_HWM, routing_id=routing_id,
+                                  curve=self.config.curve)
         self.broker_expiry = time.monotonic() + self.timeout_s
         running = [[c.job_id, c.attempt] for c in self.running.values()]
         running += [e for e in self.streams.ending() if e[0] not in self.running]
@@ -226,8 +227,11 @@ class Worker:
             except Exception:
                 log.exception("could not close the shared HTTP session")
             if self.dealer is not None:
-                await self.dealer.send_multipart(codec.encode(m.Disconnect(reason="stopping"),
-                                                              "worker"))
+                try:  # NOBLOCK: a socket with no connection (a refused CURVE key) never sends
+                    await self.dealer.send_multipart(
+                        codec.encode(m.Disconnect(reason="stopping"), "worker"), zmq.NOBLOCK)
+                except zmq.Again:
+                    pass
                 self.dealer.close(linger=500)
             self.pub.close(linger=500)
             self.ctx.term()

@@ -21,7 +21,7 @@ import sys
 
 from aiohttp import web
 
-from medialoom import settings
+from medialoom import keys, settings
 from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT, DEFAULT_LISTEN, PORTS
 
 from .app import create_app
@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(DNS rebinding defence). Setting: gateway_hosts")
     p.add_argument("--timeout", type=float, default=5.0,
                    help="seconds to wait for the broker before answering 502")
+    p.add_argument("--key", metavar="FILE", help="the gateway's CURVE key pair, role client "
+                   "(MEDIALOOM_KEY): for a broker with CURVE on")
+    p.add_argument("--broker-key", metavar="FILE", help="the broker's public key (default "
+                   "DATA_DIR/keys/broker.key; MEDIALOOM_BROKER_KEY)")
     p.add_argument("--config", help="TOML settings file")
     p.add_argument("--log-level", default="INFO")
     return p
@@ -66,7 +70,8 @@ def config_from(args: argparse.Namespace) -> GatewayConfig:
     s = settings.load(args.config, {"gateway": args.listen, "host": args.broker,
                                     "clients": args.endpoint, "events_out": args.events,
                                     "data_dir": args.data_dir, "auth": args.auth,
-                                    "gateway_hosts": args.allow_host})
+                                    "gateway_hosts": args.allow_host, "key": args.key,
+                                    "broker_key": args.broker_key})
     host, port = parse_listen(s.get("gateway") or DEFAULT_LISTEN)
     data_dir = os.path.expanduser(s.get("data_dir") or settings.default_data_dir())
     ep = settings.endpoints(s)
@@ -79,7 +84,8 @@ def config_from(args: argparse.Namespace) -> GatewayConfig:
                          data_dir=data_dir, token=token, token_from=where,
                          auth=s.get("auth") or "auto", timeout_s=args.timeout,
                          allowed_hosts=tuple(s.get("gateway_hosts") or ()),
-                         webhooks=webhooks_config(s.get("webhooks"), s.get("webhook_secret") or ""))
+                         webhooks=webhooks_config(s.get("webhooks"), s.get("webhook_secret") or ""),
+                         curve=keys.client_curve({**s, "data_dir": data_dir}))
 
 
 def banner(config: GatewayConfig, port: int) -> str:

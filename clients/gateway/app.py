@@ -41,7 +41,8 @@ async def broker_context(app: web.Application) -> AsyncIterator[None]:
     """Open the broker client and the event hub; close them (and the ZeroMQ context) after."""
     config = app[CONFIG]
     ctx = zmq.asyncio.Context()
-    client = AsyncClient(config.endpoint, config.events, timeout_s=config.timeout_s, ctx=ctx)
+    client = AsyncClient(config.endpoint, config.events, timeout_s=config.timeout_s, ctx=ctx,
+                         curve=config.curve)
     hub = EventHub(client, config.events, ctx)
     app[CLIENT], app[HUB] = client, hub
     task = asyncio.get_running_loop().create_task(hub.run(), name="gateway-event-hub")

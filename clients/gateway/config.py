@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from medialoom.certs import Curve
 from medialoom.protocol.constants import (
     DEFAULT_CLIENTS,
     DEFAULT_EVENTS_OUT,
@@ -93,6 +94,8 @@ class GatewayConfig:
     token_from: str = ""
     #: the Sonarr/Radarr webhooks: secret, what they start, path mappings ([webhooks] table)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    #: CURVE keys for the broker's sockets (a key of role client; None: CURVE off)
+    curve: Curve | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:

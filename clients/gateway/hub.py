@@ -154,7 +154,8 @@ class EventHub:
 
     def __init__(self, client: AsyncClient, events: str, ctx: zmq.asyncio.Context) -> None:
         self.client = client
-        self.sub = make_socket(ctx, zmq.SUB, connect=events, rcvhwm=BULK_HWM, subscribe=b"job/")
+        self.sub = make_socket(ctx, zmq.SUB, connect=events, rcvhwm=BULK_HWM, subscribe=b"job/",
+                               curve=client.curve)
         self.subscribers: set[Subscriber] = set()
         self.by_job: dict[str, set[Subscriber]] = {}
         self.all_subs: set[Subscriber] = set()
