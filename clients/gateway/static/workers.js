@@ -36,7 +36,7 @@ const workers = (() => {
         <span class="spacer"></span><button id="workers-refresh">Refresh</button></div>
       <p class="error" id="workers-waiting" hidden></p>
       <div class="table-wrap"><table id="workers-table"><thead><tr><th>host</th>
-        <th class="num">pid</th><th class="num">busy</th><th>kinds</th><th>jobs</th>
+        <th class="num">pid</th><th class="num">running</th><th>kinds</th><th>jobs</th>
         <th>path map (library → host)</th></tr></thead><tbody></tbody></table></div>
     </section>`;
     let timer = null;
@@ -58,8 +58,9 @@ const workers = (() => {
           `${list.length} process${list.length === 1 ? "" : "es"}, ${busy} of ${slots} slots busy`;
         const waiting = view.querySelector("#workers-waiting");
         waiting.hidden = !stats.waiting;
-        waiting.textContent = stats.waiting ? `${stats.waiting} queued job${stats.waiting === 1 ? "" : "s"} ` +
-          "wait for a worker that can reach their paths (each job's page says which path)." : "";
+        const one = stats.waiting === 1;
+        waiting.textContent = stats.waiting ? `${stats.waiting} queued job${one ? " waits" : "s wait"} ` +
+          `for a worker that can reach ${one ? "its" : "their"} paths (the job's page says which path).` : "";
         notice("");
       } catch (err) {
         if (!gone && err.status !== 401) notice(`Cannot load the workers: ${err.message}`);
