@@ -161,7 +161,8 @@ export interface ClientOptions {
   curve?: CurveKeys;
   /** this client's secret certificate (NAME.key_secret); default $MEDIALOOM_KEY */
   keyFile?: string;
-  /** the broker's public certificate; default $MEDIALOOM_BROKER_KEY */
+  /** the broker's public certificate; default $MEDIALOOM_BROKER_KEY, else
+   * DATA_DIR/keys/broker.key ($MEDIALOOM_DATA_DIR, else ~/.local/share/medialoom) */
   brokerKeyFile?: string;
   /** sent in HELLO */
   name?: string;
@@ -230,7 +231,10 @@ export const TERMINAL: ReadonlySet<string>;
 export const VERSION: string;
 export function settingsFromEnv(env?: { [name: string]: string | undefined }): {
   clients: string; events: string; keyFile?: string; brokerKeyFile?: string;
+  defaultBrokerKeyFile: string;
 };
+/** $MEDIALOOM_DATA_DIR, else $XDG_DATA_HOME/medialoom, else ~/.local/share/medialoom. */
+export function dataDir(env?: { [name: string]: string | undefined }): string;
 export function mergeEvent(job: Job, event: { [field: string]: any }): Job;
 
 /** A certificate file: secretKey is undefined in a public certificate. */

@@ -123,8 +123,11 @@ typedef struct {
   const char *events;
   int timeout_ms;      /* per request; 0: 5000 */
   /* CURVE: this client's secret certificate and the broker's public certificate, files in
-   * the ZeroMQ certificate format pyzmq's zmq.auth.create_certificates writes.  Both or
-   * neither; NULL: $MEDIALOOM_KEY and $MEDIALOOM_BROKER_KEY, else plain TCP. */
+   * the ZeroMQ certificate format `medialoom keys` and pyzmq's zmq.auth.create_certificates
+   * write.  NULL: $MEDIALOOM_KEY / $MEDIALOOM_BROKER_KEY (or `key` / `broker_key` in the
+   * settings file), else plain TCP.  A key without a broker key uses DATA_DIR/keys/broker.key
+   * ($MEDIALOOM_DATA_DIR, else ~/.local/share/medialoom), where `medialoom keys init` puts it;
+   * MEDIALOOM_CURVE=true alone uses DATA_DIR/keys/issued/local.key_secret too. */
   const char *key_file;
   const char *broker_key_file;
   const char *name; /* HELLO `client`; NULL: "medialoom-c " ML_VERSION */

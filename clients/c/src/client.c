@@ -59,9 +59,10 @@ bool ml_client_curve(const ml_client *c) { return c->curve; }
 int ml_client_timeout(const ml_client *c) { return c->timeout_ms; }
 const char *ml_client_name(const ml_client *c) { return c->name; }
 
-static const char *env_or(const char *given, const char *var) {
-  const char *env = getenv(var);
-  return given && *given ? given : env && *env ? env : NULL;
+/* given, else the setting (MEDIALOOM_<NAME>, the settings file) copied into buf, else NULL */
+static const char *given_or(const char *given, const char *name, char *buf, size_t n) {
+  if (given && *given) return given;
+  return !ml_setting(name, buf, n) && *buf ? buf : NULL;
 }
 
 void *ml_client_socket(ml_client *c, int type, const char *ep) {
@@ -89,10 +90,26 @@ void *ml_client_socket(ml_client *c, int type, const char *ep) {
   return s;
 }
 
+/* CURVE keys (README "Secure sockets"): the key file from the option, MEDIALOOM_KEY or the
+ * settings file's `key` (with `curve = "true"` alone: DATA_DIR/keys/issued/local.key_secret);
+ * the broker's public key likewise (`broker_key`), by default DATA_DIR/keys/broker.key, where
+ * `medialoom keys init` puts it on the broker host (copy it there on the others). */
 static int load_keys(ml_client *c, const ml_options *o, ml_error *err) {
-  const char *key = env_or(o->key_file, "MEDIALOOM_KEY");
-  const char *broker = env_or(o->broker_key_file, "MEDIALOOM_BROKER_KEY");
+  char kbuf[4096], bbuf[4096], dir[4000], on[16], dkey[4096], dbroker[4096];
+  const char *key = given_or(o->key_file, "key", kbuf, sizeof kbuf);
+  const char *broker = given_or(o->broker_key_file, "broker_key", bbuf, sizeof bbuf);
   char msg[512], unused[41];
+  bool curve = !ml_setting("curve", on, sizeof on) &&
+               (!strcmp(on, "true") || !strcmp(on, "1") || !strcmp(on, "yes") || !strcmp(on, "on"));
+  ml_data_dir(dir, sizeof dir);
+  if (curve && !key) {
+    snprintf(dkey, sizeof dkey, "%s/keys/issued/local.key_secret", dir);
+    key = dkey;
+  }
+  if (key && !broker) {
+    snprintf(dbroker, sizeof dbroker, "%s/keys/broker.key", dir);
+    broker = dbroker;
+  }
   if (!key && !broker) return 0;
   if (!key || !broker) {
     ml_fail(err, "auth.bad_key", NULL, "CURVE needs both this client's key file and the "

@@ -102,6 +102,9 @@ int64_t ml_now_ms(void);
 
 /* settings.c: option, MEDIALOOM_<NAME>, the settings file, then tcp://<host>:port */
 void ml_endpoint(char *out, size_t n, const char *given, const char *name, int port);
+/* a setting: $MEDIALOOM_<NAME>, else the top-level key of the settings file; 0 found */
+int ml_setting(const char *name, char *out, size_t n);
+void ml_data_dir(char *out, size_t n);
 
 /* cert.c: the Z85 keys of a ZeroMQ certificate file; 0 ok, -1 with a message */
 int ml_read_cert(const char *path, char public_key[41], char secret_key[41], bool need_secret,

@@ -46,7 +46,7 @@ static int from_file(const char *key, char *out, size_t n) {
   return found;
 }
 
-static int setting(const char *name, char *out, size_t n) {
+int ml_setting(const char *name, char *out, size_t n) {
   char var[64];
   snprintf(var, sizeof var, "MEDIALOOM_%s", name);
   for (char *p = var + 10; *p; p++) *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
@@ -58,8 +58,18 @@ static int setting(const char *name, char *out, size_t n) {
 void ml_endpoint(char *out, size_t n, const char *given, const char *name, int port) {
   char host[256];
   if (given && *given) snprintf(out, n, "%s", given);
-  else if (setting(name, out, n) || !*out) {
-    if (setting("host", host, sizeof host) || !*host) snprintf(host, sizeof host, "127.0.0.1");
+  else if (ml_setting(name, out, n) || !*out) {
+    if (ml_setting("host", host, sizeof host) || !*host) snprintf(host, sizeof host, "127.0.0.1");
     snprintf(out, n, "tcp://%s:%d", host, port);
   }
+}
+
+/* The data dir (the `data_dir` setting, else $XDG_DATA_HOME/medialoom, else
+ * ~/.local/share/medialoom), where a broker host keeps keys/broker.key (README "Secure
+ * sockets"). */
+void ml_data_dir(char *out, size_t n) {
+  const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+  if (!ml_setting("data_dir", out, n) && *out) return;
+  if (xdg && *xdg) snprintf(out, n, "%s/medialoom", xdg);
+  else snprintf(out, n, "%s/.local/share/medialoom", home ? home : "");
 }

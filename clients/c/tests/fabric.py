@@ -3,6 +3,9 @@
 ``Fabric(tmp)`` starts ``python -m medialoom.broker`` with a data dir and a library root
 under tmp, waits until it answers PING, starts ``python -m medialoom.workers -n N`` and waits
 until the broker counts N workers; ``stop()`` sends SIGTERM and returns the exit codes.
+``Fabric(tmp, curve=True)``: the broker runs with ``--curve`` and the keys ``medialoom keys``
+makes in its data dir: ``client`` (role client, what this fabric's own checks use), ``watch``
+(role watch) and ``workers`` (role worker, the pool's); ``key(name)`` is a secret file.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 from medialoom.clients.client import Client
+from medialoom.keys import KeyStore, client_curve
 
 
 def free_ports(n: int) -> list[int]:
@@ -33,7 +37,7 @@ class Fabric:
     """A broker and a worker pool on free ports under a temporary directory."""
 
     def __init__(self, tmp: Path, workers: int = 2, slots: int = 2,
-                 heartbeat_s: float = 0.25) -> None:
+                 heartbeat_s: float = 0.25, curve: bool = False) -> None:
         ports = free_ports(4)
         self.clients, self.workers, self.events_in, self.events_out = (
             f"tcp://127.0.0.1:{p}" for p in ports)
@@ -41,21 +45,37 @@ class Fabric:
         self.root = tmp / "library"
         self.root.mkdir()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.data = tmp / "data"
+        self.curve = None
+        if curve:
+            store = KeyStore(self.data)
+            store.init()
+            for name, role in (("client", "client"), ("watch", "watch"), ("workers", "worker")):
+                store.add(role, name)
+            self.broker_key = store.broker_public
+            self.curve = client_curve({"key": self.key("client"), "data_dir": str(self.data)})
+
+    def key(self, name: str) -> str:
+        """The secret key file of an issued key (curve=True)."""
+        return KeyStore(self.data).issued_secret(name)
 
     def _spawn(self, argv: list[str], log: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "MEDIALOOM_CONFIG": str(self.tmp / "no-config.toml")}
+        if self.curve is not None and log == "workers.log":
+            env.update(MEDIALOOM_KEY=self.key("workers"), MEDIALOOM_BROKER_KEY=self.broker_key)
         with open(self.tmp / log, "ab") as fh:
             proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, env=env)
         self.procs.append(proc)
         return proc
 
     def start_broker(self) -> None:
         self.broker = self._spawn(
-            [sys.executable, "-m", "medialoom.broker", "--data-dir", str(self.tmp / "data"),
+            [sys.executable, "-m", "medialoom.broker", "--data-dir", str(self.data),
              "--root", str(self.root), "--clients", self.clients, "--workers", self.workers,
              "--events-in", self.events_in, "--events-out", self.events_out,
-             "--heartbeat", self.heartbeat, "--queue-max", "1000000", "--log-level", "WARNING"],
-            "broker.log")
+             "--heartbeat", self.heartbeat, "--queue-max", "1000000", "--log-level", "WARNING",
+             *(["--curve"] if self.curve else [])], "broker.log")
         self.wait_for(self._answers, "the broker answered PING")
 
     def restart_broker(self, down_s: float = 0.5) -> None:
@@ -78,7 +98,7 @@ class Fabric:
 
     def _answers(self) -> bool:
         assert self.broker.poll() is None, "the broker exited:\n" + self.log("broker.log")
-        with Client(self.clients, self.events_out, timeout_s=0.5) as c:
+        with Client(self.clients, self.events_out, timeout_s=0.5, curve=self.curve) as c:
             try:
                 c.ping()
                 return True
@@ -86,7 +106,7 @@ class Fabric:
                 return False
 
     def _worker_count(self) -> int:
-        with Client(self.clients, self.events_out) as c:
+        with Client(self.clients, self.events_out, curve=self.curve) as c:
             return len(c.stats()["workers"])
 
     def wait_for(self, predicate, what: str, timeout_s: float = 30.0) -> None:  # noqa: ANN001

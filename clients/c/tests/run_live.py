@@ -5,9 +5,9 @@
    ``test_live broker`` (start -> watch -> cancel -> status, refusals, pipelining, an
    all-jobs watch), then the ``mlc`` example end to end (start, wait, also across a kill -9
    and restart of the broker, results, watch, list, cancel, the settings file, exit codes),
-   then ``test_live broker`` and mlc again over CURVE, through a CURVE front on the same
-   broker (tests/curve_front.py) until the broker binds CURVE sockets itself.  Every
-   process must exit 0 on SIGTERM.
+   then ``test_live broker`` and mlc again over CURVE, against a second real broker that
+   runs with ``--curve`` (keys made by medialoom.keys in its data dir: a client, a watch
+   and a worker key; a stranger's key it refuses).  Every process must exit 0 on SIGTERM.
 2. A fake CURVE broker (tests/fake_broker.py: a pyzmq ROUTER and PUB with CURVE and a
    ZAP allow-list) for ``test_live curve DIR``: keys from certificate files written by
    ``zmq.auth.create_certificates``, the Clone pattern over scripted events, refused keys.
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from curve_front import CurveFront
+import zmq
 from fabric import Fabric
 from fake_broker import FakeBroker, make_keys
 
@@ -127,37 +127,55 @@ def broker_tests(build: Path, check: Checks) -> None:
             print(out.stdout, end="")
             check(out.returncode == 0, f"test_live broker:\n{out.stderr}\n{f.log('broker.log')}")
             mlc_session(f, str(build / "mlc"), check)
-            curve_session(f, build, Path(tmp), check)
         check(all(code == 0 for code in f.codes.values()), f"clean exits: {f.codes}")
+    with tempfile.TemporaryDirectory(prefix="mlc-live-curve-") as tmp:
+        f = Fabric(Path(tmp), curve=True)
+        with f:
+            curve_session(f, build, Path(tmp), check)
+        check(all(code == 0 for code in f.codes.values()), f"clean exits over CURVE: {f.codes}")
 
 
 def curve_session(f: Fabric, build: Path, tmp: Path, check: Checks) -> None:
-    """The same live session over CURVE, through a CURVE front on the real broker."""
-    keys = make_keys(tmp)
-    with CurveFront(keys, f.clients, f.events_out) as front:
-        env = {**os.environ, "MLT_CLIENTS": front.clients, "MLT_EVENTS": front.events,
-               "MLT_KEY": str(keys / "client.key_secret"),
-               "MLT_BROKER_KEY": str(keys / "server.key")}
-        out = run([str(build / "test_live"), "broker"], env, timeout=180)
-        print("over CURVE: " + out.stdout, end="")
-        check(out.returncode == 0, f"test_live broker over CURVE:\n{out.stderr}")
-        mlc = [str(build / "mlc"), "--clients", front.clients, "--events", front.events,
-               "--broker-key", str(keys / "server.key")]
-        out = run([*mlc, "--key", str(keys / "client.key_secret"), "start", "sleep", "--set",
-                   "seconds=0.5", "--set", "steps=5", "--watch"], os.environ)
-        check(out.returncode == 0 and "completed" in out.stdout.splitlines()[-1],
-              f"mlc start --watch over CURVE: {out.stdout} {out.stderr}")
-        out = run([*mlc, "--key", str(keys / "stranger.key_secret"), "--timeout", "2", "ping"],
-                  os.environ)
-        check(out.returncode == 3 and "broker.unavailable" in out.stderr,
-              f"mlc with a key the front does not allow: {out.returncode} {out.stderr}")
+    """The same live session over CURVE, against a broker that runs with --curve."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("MEDIALOOM_")}
+    plain["MEDIALOOM_CONFIG"] = str(tmp / "no-config.toml")
+    env = {**plain, "MLT_CLIENTS": f.clients, "MLT_EVENTS": f.events_out,
+           "MLT_KEY": f.key("client"), "MLT_BROKER_KEY": f.broker_key}
+    out = run([str(build / "test_live"), "broker"], env, timeout=180)
+    print("over CURVE: " + out.stdout, end="")
+    check(out.returncode == 0, f"test_live broker over CURVE:\n{out.stderr}\n{f.log('broker.log')}")
+    mlc = [str(build / "mlc"), "--clients", f.clients, "--events", f.events_out]
+    out = run([*mlc, "--key", f.key("client"), "--broker-key", f.broker_key, "start", "sleep",
+               "--set", "seconds=0.5", "--set", "steps=5", "--watch"], plain)
+    check(out.returncode == 0 and "completed" in out.stdout.splitlines()[-1],
+          f"mlc start --watch over CURVE: {out.stdout} {out.stderr}")
+    # no --broker-key: the default, DATA_DIR/keys/broker.key (this is the broker's data dir)
+    out = run([*mlc, "--key", f.key("client"), "ping"], {**plain, "MEDIALOOM_DATA_DIR": str(f.data)})
+    check(out.returncode == 0 and "broker clock" in out.stdout,
+          f"mlc finds the broker key in the data dir: {out.stdout} {out.stderr}")
+    out = run([*mlc, "--key", f.key("watch"), "--broker-key", f.broker_key, "start", "sleep"],
+              plain)
+    check(out.returncode == 1 and "auth.forbidden" in out.stderr,
+          f"mlc start with a watch key: {out.returncode} {out.stderr}")
+    out = run([*mlc, "--key", f.key("watch"), "--broker-key", f.broker_key, "list"], plain)
+    check(out.returncode == 0, f"mlc list with a watch key: {out.returncode} {out.stderr}")
+    stranger = tmp / "stranger.key_secret"
+    public, secret = zmq.curve_keypair()
+    stranger.write_text(f'curve\n    public-key = "{public.decode()}"\n'
+                        f'    secret-key = "{secret.decode()}"\n')
+    out = run([*mlc, "--key", str(stranger), "--broker-key", f.broker_key, "--timeout", "2",
+               "ping"], plain)
+    check(out.returncode == 3 and "broker.unavailable" in out.stderr,
+          f"mlc with a key the broker does not allow: {out.returncode} {out.stderr}")
+    check("unknown key" in f.log("broker.log"), "the broker logged the stranger's key")
 
 
 def curve_tests(build: Path, check: Checks) -> None:
     with tempfile.TemporaryDirectory(prefix="mlc-curve-") as tmp:
         keys = make_keys(Path(tmp))
         with FakeBroker(keys) as fake:
-            env = {**os.environ, "MLT_CLIENTS": fake.clients, "MLT_EVENTS": fake.events}
+            env = {**os.environ, "MLT_CLIENTS": fake.clients, "MLT_EVENTS": fake.events,
+                   "MEDIALOOM_DATA_DIR": str(Path(tmp) / "no-data")}
             out = run([str(build / "test_live"), "curve", str(keys)], env, timeout=120)
             print(out.stdout, end="")
             check(out.returncode == 0, f"test_live curve:\n{out.stderr}")

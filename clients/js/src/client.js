@@ -1,11 +1,15 @@
 // The client channel (SPEC.md section 4) over one DEALER socket: pipelined requests matched to
 // replies by rid, every reply checked (codec, then the shape of its data) before a caller sees it.
 
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
 import * as zmq from "zeromq";
 
 import { curveFromFiles } from "./certs.js";
 import { decode, encode, HARD_MAX_BYTES, MAX_BODY_BYTES, requestId } from "./codec.js";
-import { BrokerUnavailable, ClientError, MedialoomError, RemoteProtocolError } from "./errors.js";
+import { BrokerUnavailable, ClientError, KeyFileError, MedialoomError, RemoteProtocolError } from "./errors.js";
 import { REPLY_DATA } from "./shapes.js";
 import { explain, unwrapFloats } from "./values.js";
 import { watch } from "./watch.js";
@@ -18,17 +22,29 @@ function nonEmpty(value) {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
+/** The data dir: $MEDIALOOM_DATA_DIR, else $XDG_DATA_HOME/medialoom, else ~/.local/share/medialoom. */
+export function dataDir(env = process.env) {
+  return nonEmpty(env.MEDIALOOM_DATA_DIR)
+    ?? join(nonEmpty(env.XDG_DATA_HOME) ?? join(env.HOME ?? homedir(), ".local", "share"), "medialoom");
+}
+
 /**
  * Endpoints and key files from the MEDIALOOM_* environment (SPEC.md 10.1): MEDIALOOM_HOST,
- * MEDIALOOM_CLIENTS, MEDIALOOM_EVENTS_OUT, MEDIALOOM_KEY and MEDIALOOM_BROKER_KEY.
+ * MEDIALOOM_CLIENTS, MEDIALOOM_EVENTS_OUT, MEDIALOOM_KEY and MEDIALOOM_BROKER_KEY.  The
+ * broker's public key defaults to DATA_DIR/keys/broker.key (where `medialoom keys init` puts
+ * it on the broker host); MEDIALOOM_CURVE=true alone takes DATA_DIR/keys/issued/local.key_secret
+ * (the key `medialoom up --curve` makes for its host).
  */
 export function settingsFromEnv(env = process.env) {
   const host = nonEmpty(env.MEDIALOOM_HOST) ?? "127.0.0.1";
+  const curve = ["1", "true", "yes", "on"].includes(String(env.MEDIALOOM_CURVE ?? "").toLowerCase());
+  const keys = join(dataDir(env), "keys");
   return {
     clients: nonEmpty(env.MEDIALOOM_CLIENTS) ?? `tcp://${host}:5570`,
     events: nonEmpty(env.MEDIALOOM_EVENTS_OUT) ?? `tcp://${host}:5573`,
-    keyFile: nonEmpty(env.MEDIALOOM_KEY),
+    keyFile: nonEmpty(env.MEDIALOOM_KEY) ?? (curve ? join(keys, "issued", "local.key_secret") : undefined),
     brokerKeyFile: nonEmpty(env.MEDIALOOM_BROKER_KEY),
+    defaultBrokerKeyFile: join(keys, "broker.key"),
   };
 }
 
@@ -54,7 +70,14 @@ export class Client {
     this.name = options.name ?? `medialoom-js ${VERSION}`;
     this.onWarning = options.onWarning ?? ((text) => process.emitWarning(text, "MedialoomWarning"));
     const keyFile = options.keyFile ?? env.keyFile;
-    const brokerKeyFile = options.brokerKeyFile ?? env.brokerKeyFile;
+    let brokerKeyFile = options.brokerKeyFile ?? env.brokerKeyFile;
+    if (keyFile && !brokerKeyFile && !options.curve) {
+      brokerKeyFile = env.defaultBrokerKeyFile;
+      if (!existsSync(brokerKeyFile)) {
+        throw new KeyFileError(brokerKeyFile, "does not exist: a client key needs the broker's public key "
+          + "too (brokerKeyFile, $MEDIALOOM_BROKER_KEY, or a copy of the broker's keys/broker.key here)");
+      }
+    }
     this.curve = options.curve ?? (keyFile ? curveFromFiles(keyFile, brokerKeyFile) : null);
     /** Replies and events this client dropped because they broke the protocol. */
     this.dropped = 0;

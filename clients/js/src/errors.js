@@ -8,6 +8,7 @@ export const CODES = Object.freeze({
   "protocol.bad_field": 400,
   "protocol.too_large": 413,
   "auth.unauthorized": 401,
+  "auth.forbidden": 403,
   "path.forbidden": 403,
   "path.not_found": 404,
   "job.not_found": 404,

@@ -1,25 +1,28 @@
 // CURVE: key pairs from ZeroMQ certificate files (as pyzmq's zmq.auth writes them), a live
-// session through a CURVE front (test/support/curve_proxy.py: pyzmq's ZAP authenticator with
-// an allow-list) to a real broker, and the peers it must refuse.
+// session with a real broker that runs with --curve (its keys made by `medialoom keys`), and
+// the peers it must refuse.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
-import { BrokerUnavailable, Client, curveFromFiles, KeyFileError, readCertificate } from "../index.js";
-import { freePorts, python, REPO, System } from "./support/system.js";
+import {
+  BrokerUnavailable, Client, ClientError, curveFromFiles, httpStatus, KeyFileError, readCertificate,
+} from "../index.js";
+import { python, REPO, System } from "./support/system.js";
 
 /** No test here takes long; a hang fails the suite instead of stalling CI. */
 const LIMIT_MS = 180_000;
 
-const PROXY = fileURLToPath(new URL("./support/curve_proxy.py", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "medialoom-js-curve-"));
 const certs = join(dir, "certs");
-const made = spawnSync(python(), [PROXY, "certs", certs, "broker", "client", "stranger"], { cwd: REPO });
+// key pairs as pyzmq writes them (zmq.auth.create_certificates), not as medialoom keys does
+const made = spawnSync(python(), ["-c", "import os, sys, zmq.auth\nos.makedirs(sys.argv[1])\n"
+  + "for n in sys.argv[2:]: zmq.auth.create_certificates(sys.argv[1], n)", certs, "broker", "client", "stranger"],
+{ cwd: REPO });
 assert.equal(made.status, 0, `making certificates failed: ${made.stderr}`);
 const key = (name, secret = false) => join(certs, `${name}.key${secret ? "_secret" : ""}`);
 
@@ -67,47 +70,32 @@ describe("certificate files", { timeout: LIMIT_MS }, () => {
 
   it("refuses a public certificate where the client's secret one is needed, or no broker key", () => {
     assert.throws(() => curveFromFiles(key("client"), key("broker")), /holds no curve secret-key/);
-    assert.throws(() => new Client({ keyFile: key("client", true), env: {} }), /needs the broker's public key/);
+    assert.throws(() => new Client({ keyFile: key("client", true), env: { MEDIALOOM_DATA_DIR: join(dir, "none") } }),
+      (err) => err instanceof KeyFileError && err.path === join(dir, "none", "keys", "broker.key")
+        && /needs the broker's public key/.test(err.message));
     assert.throws(() => new Client({ env: { MEDIALOOM_KEY: join(dir, "nope") } }), KeyFileError);
   });
 });
 
-const FRONT = "a live session over CURVE, through an allow-listing CURVE front to a real broker";
-describe(FRONT, { timeout: LIMIT_MS }, () => {
+const LIVE = "a live session over CURVE with a real broker that runs with --curve";
+describe(LIVE, { timeout: LIMIT_MS }, () => {
   let system;
-  let proxy;
-  let front;
 
   before(async () => {
-    system = await System.start({ workers: 2 });
-    const allow = join(dir, "allow");
-    mkdirSync(allow);
-    copyFileSync(key("client"), join(allow, "client.key"));
-    const [clients, events] = await freePorts(2);
-    front = { clients: `tcp://127.0.0.1:${clients}`, events: `tcp://127.0.0.1:${events}` };
-    proxy = spawn(python(), [PROXY, "serve", "--certs", certs, "--allow", allow, "--clients", front.clients,
-      "--events", front.events, "--broker-clients", system.clients, "--broker-events", system.eventsOut],
-    { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] });
-    await new Promise((resolve, reject) => {
-      proxy.stdout.once("data", (chunk) => (String(chunk).includes("ready") ? resolve() : reject(new Error(chunk))));
-      proxy.once("exit", (code) => reject(new Error(`the CURVE front exited ${code}`)));
-    });
+    system = await System.start({ workers: 2, curve: true });
   });
 
   after(async () => {
-    if (proxy && proxy.exitCode === null) {
-      const exited = new Promise((resolve) => { proxy.once("exit", resolve); });
-      proxy.kill("SIGTERM");
-      assert.equal(await exited, 0);
-    }
-    await system?.stop();
+    const codes = await system?.stop();
     rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(Object.values(codes ?? {}).filter((c) => c !== 0), [], `exit codes ${JSON.stringify(codes)}`);
   });
 
-  const curveClient = (options) => new Client({ ...front, onWarning: () => {}, ...options });
+  const curveClient = (options) => new Client({ clients: system.clients, events: system.eventsOut,
+    onWarning: () => {}, ...options });
 
-  it("starts, watches, cancels and reads the status of a job with an allowed key", async () => {
-    const c = curveClient({ keyFile: key("client", true), brokerKeyFile: key("broker") });
+  it("starts, watches, cancels and reads the status of a job with a client key", async () => {
+    const c = curveClient({ keyFile: system.key("js-client"), brokerKeyFile: system.brokerKey });
     try {
       assert.equal((await c.hello()).protocol, 1);
       const job = await c.start("sleep", { params: { seconds: 60, steps: 600 } });
@@ -129,8 +117,8 @@ describe(FRONT, { timeout: LIMIT_MS }, () => {
     }
   });
 
-  it("takes the key files from MEDIALOOM_KEY and MEDIALOOM_BROKER_KEY", async () => {
-    const c = curveClient({ env: { MEDIALOOM_KEY: key("client", true), MEDIALOOM_BROKER_KEY: key("broker") } });
+  it("takes MEDIALOOM_KEY, and the broker key from the data dir by default", async () => {
+    const c = curveClient({ env: { MEDIALOOM_KEY: system.key("js-client"), MEDIALOOM_DATA_DIR: system.dataDir } });
     try {
       assert.equal(typeof (await c.ping()), "number");
     } finally {
@@ -138,14 +126,27 @@ describe(FRONT, { timeout: LIMIT_MS }, () => {
     }
   });
 
+  it("reads with a watch key, and START with it is auth.forbidden (HTTP 403)", async () => {
+    const c = curveClient({ keyFile: system.key("js-watch"), brokerKeyFile: system.brokerKey });
+    try {
+      assert.equal(typeof (await c.list()).total, "number");
+      await assert.rejects(c.start("sleep", { params: { steps: 1 } }), (err) => err instanceof ClientError
+        && err.code === "auth.forbidden" && httpStatus(err.code) === 403 && err.details.role === "watch");
+      assert.equal(typeof (await c.ping()), "number"); // the connection stays usable
+    } finally {
+      await c.close();
+    }
+  });
+
   const refused = [
-    ["a key the allow-list does not hold", { keyFile: key("stranger", true), brokerKeyFile: key("broker") }],
-    ["no key at all (plain ZeroMQ)", {}],
-    ["the wrong broker key", { keyFile: key("client", true), brokerKeyFile: key("stranger") }],
+    ["a key no allow-list holds", () => ({ keyFile: key("stranger", true), brokerKeyFile: system.brokerKey })],
+    ["a worker key on the client socket", () => ({ keyFile: system.key("js-workers"), brokerKeyFile: system.brokerKey })],
+    ["no key at all (plain ZeroMQ)", () => ({})],
+    ["the wrong broker key", () => ({ keyFile: system.key("js-client"), brokerKeyFile: key("stranger") })],
   ];
   for (const [what, options] of refused) {
     it(`gets no reply within 2 s with ${what}`, async () => {
-      const c = curveClient({ ...options, timeoutMs: 2000 });
+      const c = curveClient({ ...options(), timeoutMs: 2000 });
       try {
         await assert.rejects(c.ping(), BrokerUnavailable);
       } finally {

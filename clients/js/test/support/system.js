@@ -1,8 +1,11 @@
 // A real broker (python -m medialoom.broker) and worker pool (python -m medialoom.workers) on
 // free loopback ports with a temporary data dir and library root, as tests/support.py starts
 // them: wait for a PING reply instead of sleeping, stop with SIGTERM and report exit codes.
+// With { curve: true } the broker runs with --curve and `medialoom keys` has made, in its data
+// dir, the keys js-client (role client: this system's own client), js-watch (role watch) and
+// js-workers (role worker: the pool's); system.key(name) is an issued secret file.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -51,12 +54,18 @@ export class System {
     [this.clients, this.workers, this.eventsIn, this.eventsOut] = ports.map((p) => `tcp://127.0.0.1:${p}`);
     this.heartbeat = heartbeat;
     this.procs = [];
+    this.clientDefaults = {};
+    this.poolEnv = {};
   }
 
   /** Start a broker (and a pool of workers processes, each with slots) and wait for them. */
-  static async start({ workers = 0, slots = 2, heartbeat = 0.25, brokerArgs = [] } = {}) {
+  static async start({ workers = 0, slots = 2, heartbeat = 0.25, brokerArgs = [], curve = false } = {}) {
     const system = new System(mkdtempSync(join(tmpdir(), "medialoom-js-")), await freePorts(4), heartbeat);
     try {
+      if (curve) {
+        system.makeKeys();
+        brokerArgs = [...brokerArgs, "--curve"];
+      }
       await system.startBroker(brokerArgs);
       if (workers > 0) await system.startPool(workers, slots);
     } catch (err) {
@@ -66,10 +75,32 @@ export class System {
     return system;
   }
 
-  spawn(args, log, detached = false) {
+  /** The broker's key pair and the keys js-client, js-watch and js-workers, with `medialoom keys`. */
+  makeKeys() {
+    const keys = (...args) => {
+      const out = spawnSync(python(), ["-m", "medialoom.clients.cli_main", "keys", ...args, "--data-dir",
+        this.dataDir], { cwd: REPO, encoding: "utf8" });
+      if (out.status !== 0) throw new Error(`medialoom keys ${args.join(" ")}: ${out.stderr}`);
+    };
+    keys("init");
+    for (const [role, name] of [["client", "js-client"], ["watch", "js-watch"], ["worker", "js-workers"]]) {
+      keys("add", "--role", role, name);
+    }
+    this.brokerKey = join(this.dataDir, "keys", "broker.key");
+    this.clientDefaults = { keyFile: this.key("js-client"), brokerKeyFile: this.brokerKey };
+    this.poolEnv = { MEDIALOOM_KEY: this.key("js-workers"), MEDIALOOM_BROKER_KEY: this.brokerKey };
+  }
+
+  /** The secret file of a key `medialoom keys add` issued. */
+  key(name) {
+    return join(this.dataDir, "keys", "issued", `${name}.key_secret`);
+  }
+
+  spawn(args, log, detached = false, env = {}) {
     const fd = openSync(join(this.logs, `${log}.log`), "a");
     try {
-      const proc = spawn(python(), args, { cwd: REPO, stdio: ["ignore", fd, fd], detached });
+      const proc = spawn(python(), args, { cwd: REPO, stdio: ["ignore", fd, fd], detached,
+        env: { ...process.env, ...env } });
       this.procs.push({ proc, log, detached });
       return proc;
     } finally {
@@ -78,7 +109,8 @@ export class System {
   }
 
   client(options = {}) {
-    return new Client({ clients: this.clients, events: this.eventsOut, onWarning: () => {}, ...options });
+    return new Client({ clients: this.clients, events: this.eventsOut, onWarning: () => {}, ...this.clientDefaults,
+      ...options });
   }
 
   async startBroker(extra) {
@@ -107,7 +139,7 @@ export class System {
   /** python -m medialoom.workers -n N in a process group of its own; waits until N registered. */
   async startPool(n, slots) {
     this.spawn(["-m", "medialoom.workers", "-n", String(n), "--slots", String(slots), "--workers", this.workers,
-      "--events-in", this.eventsIn, "--heartbeat", String(this.heartbeat)], "workers", true);
+      "--events-in", this.eventsIn, "--heartbeat", String(this.heartbeat)], "workers", true, this.poolEnv);
     await this.waitFor(async (c) => (await c.stats()).workers.length >= n, `${n} workers registered`);
   }
 
