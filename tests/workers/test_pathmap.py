@@ -8,13 +8,17 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import zmq
 
+from medialoom.protocol import codec
+from medialoom.protocol import messages as m
 from medialoom.workers.pathmap import PathMap, check_announced, parse_entry, reaches
 from tests.fileops.kindrun import write_track
-from tests.support import System, log_tails, make_system, pages
+from tests.support import System, free_ports, log_tails, make_system, pages
 
 
 def test_an_entry_splits_at_the_first_equals_slash() -> None:
@@ -174,19 +178,27 @@ def test_a_mapped_worker_works_in_its_view_and_reports_library_paths(tmp_path: P
     shutil.copytree(library, view)
     system.start_broker()
     try:
-        start_mapped_worker(system, f"{system.root}={tmp_path / 'hostb'}", kinds=("rename",))
+        start_mapped_worker(system, f"{system.root}={tmp_path / 'hostb'}",
+                            kinds=("rename", "rollback"))
         with system.client() as c:
             job = c.wait(c.start("rename", [str(library)])["id"], timeout_s=60)
             assert job["status"] == "completed", job
             plan, _ = pages(c, "plan", job["id"])
             items, _ = pages(c, "results", job["id"])
             stats = c.stats()
-        assert sorted(p.name for p in view.iterdir()) == expected
+            assert sorted(p.name for p in view.iterdir()) == expected
+            # the rollback reads the stored plan (library paths) and undoes it in the view
+            undo = c.wait(c.start("rollback", [], {"job": job["id"]})["id"], timeout_s=60)
+            assert undo["status"] == "completed", undo
+            undone, _ = pages(c, "results", undo["id"])
+        assert sorted(p.name for p in view.iterdir()) == [f"{i:03d}.mp3" for i in range(12)]
+        assert {item["status"] for item in undone} == {"restored"}, undone[:3]
+        assert all(item["path"].startswith(f"{library}/") for item in undone)
         assert sorted(p.name for p in library.iterdir()) == [f"{i:03d}.mp3" for i in range(12)]
         assert {op["src"] for op in plan} == {str(library / f"{i:03d}.mp3") for i in range(12)}
         assert {op["dst"] for op in plan} == {str(library / name) for name in expected}
         assert all(item["path"].startswith(f"{library}/") for item in items)
-        seen = json.dumps([plan, items, job])
+        seen = json.dumps([plan, items, job, undone, undo])
         assert str(tmp_path / "hostb") not in seen
         assert all("dev" not in op["expect"] for op in plan)
         (worker,) = stats["workers"]
@@ -275,3 +287,43 @@ def cli(*args: str, system: System, columns: int = 100) -> subprocess.CompletedP
                          capture_output=True, text=True, env=env, timeout=60)
     assert run.returncode == 0, run.stderr
     return run
+
+
+@pytest.mark.e2e
+def test_a_dispatch_the_worker_cannot_map_fails_with_path_unreachable(
+        tmp_path: Path, zctx: zmq.Context) -> None:
+    """A broker that does not check reachability (a raw ROUTER here) sends a path outside the
+    worker's mappings: ACCEPT, then FAILED path.unreachable with retry (SPEC 6.9)."""
+    workers, events = (f"tcp://127.0.0.1:{p}" for p in free_ports(2))
+    router = zctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.bind(workers)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "medialoom.workers.worker", "--workers", workers, "--events",
+             events, "--path-map", f"/srv/media={tmp_path}"],
+            env={**os.environ, "MEDIALOOM_CONFIG": str(tmp_path / "none.toml")},
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        assert router.poll(20_000), "no READY"
+        peer, *frames = router.recv_multipart()
+        ready = codec.decode(frames, "worker")
+        assert isinstance(ready, m.Ready) and ready.path_map == [["/srv/media", str(tmp_path)]]
+        dispatch = m.Dispatch(job="01JDC3ZPQV7WE2N6VYBN0CG6KF", attempt=1, kind="scan",
+                              paths=["/srv/tv/a.mkv"], roots=["/srv"])
+        router.send_multipart([peer, *codec.encode(dispatch, "broker")])
+        seen: list[m.WorkerMessage] = []
+        deadline = time.monotonic() + 20
+        while not any(isinstance(x, m.Failed) for x in seen) and time.monotonic() < deadline:
+            if router.poll(200):
+                seen.append(codec.decode(router.recv_multipart()[1:], "worker"))
+        accept = next(x for x in seen if isinstance(x, m.Accept))
+        failed = next(x for x in seen if isinstance(x, m.Failed))
+        assert accept.job == failed.job == dispatch.job
+        assert failed.code == "path.unreachable" and failed.retry is True
+        assert failed.message.startswith("this worker cannot reach /srv/tv/a.mkv")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0, log.read_text()
+        router.close(linger=0)
