@@ -327,3 +327,20 @@ def test_a_dispatch_the_worker_cannot_map_fails_with_path_unreachable(
         proc.terminate()
         assert proc.wait(timeout=20) == 0, log.read_text()
         router.close(linger=0)
+
+
+def test_path_map_from_the_settings_file_the_environment_and_flags(tmp_path: Path) -> None:
+    from medialoom import settings
+    from medialoom.workers.config import worker_config, worker_settings
+    toml = tmp_path / "config.toml"
+    toml.write_text('path_map = ["/srv/media=/mnt/media", "/srv/tv=/nas/tv"]\n')
+    from_file = worker_config(settings.load(str(toml), environ={}))
+    assert from_file.path_map == ("/srv/media=/mnt/media", "/srv/tv=/nas/tv")
+    env = settings.to_environ(worker_settings(from_file))
+    assert env["MEDIALOOM_PATH_MAP"] == "/srv/media=/mnt/media:/srv/tv=/nas/tv"
+    assert worker_config(settings.load(str(tmp_path / "none"), environ=env)).path_map == \
+        from_file.path_map  # what the pool hands its worker processes
+    odd = settings.to_environ({"path_map": ["/srv/a:b=/mnt/a:b"]})
+    assert settings.load(str(tmp_path / "none"), environ=odd)["path_map"] == ["/srv/a:b=/mnt/a:b"]
+    flags = settings.load(str(toml), {"path_map": ["/srv/x=/mnt/x"]}, environ={})
+    assert worker_config(flags).path_map == ("/srv/x=/mnt/x",)
