@@ -193,7 +193,14 @@ class Gatekeeper:
                     poller.register(pair, zmq.POLLIN)
                 for sock, _ in poller.poll(250):
                     if sock is zap:
-                        zap.send_multipart(self._answer(zap.recv_multipart()))
+                        request = zap.recv_multipart()
+                        try:
+                            reply = self._answer(request)
+                        except Exception:  # a bug here must refuse, never let in
+                            log.exception("ZAP handler failed; refusing the connection")
+                            reply = [b"1.0", request[1] if len(request) > 1 else b"", b"500",
+                                     b"internal error", b"", b""]
+                        zap.send_multipart(reply)
                     else:
                         self._handshake_failed(names[sock], sock.recv_multipart())
                 if self._reload.is_set() or time.monotonic() - checked > RELOAD_EVERY_S:
@@ -201,6 +208,9 @@ class Gatekeeper:
                     self._reload.clear()
                     self._safe_refresh(forced)
                     checked = time.monotonic()
+        except BaseException:
+            log.critical("the ZAP handler stopped: no new connection gets in", exc_info=True)
+            raise
         finally:
             while not self._monitors.empty():
                 socks.append(self._monitors.get()[0])
@@ -266,7 +276,10 @@ class Gatekeeper:
     def refusal(self, frame: zmq.Frame, word: str) -> RequestError | None:
         """None if the key of the connection frame came in on may send this command, else the
         ``auth.forbidden`` error to answer (and an audit line)."""
-        key = frame.get("User-Id")
+        try:
+            key = frame.get("User-Id")
+        except zmq.ZMQError:  # no ZAP user id: this connection was not checked
+            key = ""
         entry = self.allowed.get(key)
         if entry is not None and word in ROLE_COMMANDS.get(entry.role, ()):
             return None

@@ -227,3 +227,22 @@ class _Frame:
 
     def get(self, name: str) -> str:
         return self.props[name]
+
+
+def test_a_curve_server_without_its_zap_handler_lets_nobody_in(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    store.init()
+    store.add("client", "laptop")
+    ctx = zmq.Context()
+    try:
+        router = make_socket(ctx, zmq.ROUTER, bind="tcp://127.0.0.1:0",
+                             curve=store.server_curve(), zap_domain=zap_domain("clients"))
+        endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        dealer = make_socket(ctx, zmq.DEALER, connect=endpoint, curve=client_curve(
+            {"key": store.issued_secret("laptop"), "data_dir": str(tmp_path)}))
+        dealer.send(b"hi")
+        assert not router.poll(1500)  # libzmq's default would let any key in
+        dealer.close(linger=0)
+        router.close(linger=0)
+    finally:
+        ctx.term()
