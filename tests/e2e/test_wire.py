@@ -119,19 +119,21 @@ def test_a_late_subscriber_ends_with_the_same_state_as_status(system: System) ->
 
 def test_status_stays_fast_while_two_workers_stream_progress(system: System) -> None:
     with system.client() as c:
-        jobs = [c.start("sleep", params={"seconds": 3, "steps": 100_000})["id"]
+        jobs = [c.start("sleep", params={"seconds": 8, "steps": 100_000})["id"]
                 for _ in range(2)]
         system.wait_for(lambda: all(c.status(j)["status"] == "running" for j in jobs), "running")
         latencies = []
-        while len(latencies) < 300 and any(c.status(j)["status"] == "running" for j in jobs):
+        while len(latencies) < 300:
             t0 = time.perf_counter()
-            c.status(jobs[0])
+            running = c.status(jobs[0])["status"] == "running"
             latencies.append(time.perf_counter() - t0)
+            if not running:
+                break
             time.sleep(0.005)
         done = [c.wait(j, timeout_s=120) for j in jobs]
     assert all(d["status"] == "completed" for d in done)
     assert all(d["progress"]["processed"] == 100_000 for d in done)
-    assert len(latencies) >= 50, "the jobs ended before the load was measured"
+    assert len(latencies) >= 20, "the jobs ended before the load was measured"
     # bounds that catch a blocked loop, not a slow machine: the p50/p99 figures are printed
     # by `make bench` (benchmarks/bench_fabric.py, "STATUS under progress load")
     slowest, median = max(latencies), statistics.median(latencies)
