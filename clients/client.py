@@ -65,7 +65,8 @@ class _Api:
 
     def _unreachable(self) -> BrokerUnavailable:
         hint = ("; does the broker allow this key, and is --broker-key its public key?"
-                if self.curve else "; if it runs with CURVE, give --key (or MEDIALOOM_KEY)")
+                if self.curve else "; if it runs with CURVE, give --key (or MEDIALOOM_KEY; on the "
+                "broker's host, MEDIALOOM_CURVE=1 takes the key medialoom up --curve made)")
         return BrokerUnavailable(f"no answer from the broker at {self.endpoint} within "
                                  f"{self.timeout_s:g} s; is it running (medialoom up)?{hint}")
 

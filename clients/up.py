@@ -130,9 +130,12 @@ def run_up(args: argparse.Namespace) -> int:
         if not args.no_gateway and importlib.util.find_spec("medialoom.clients.gateway"):
             procs["gateway"] = subprocess.Popen(GATEWAY, env=gateway_env)
             gateway_line = f"\n  web UI and API  http://{values['gateway']}/"
+        curve_line = (f"\n  CURVE keys      {keys.KeyStore(config.data_dir).dir} (this host's "
+                      "CLI: MEDIALOOM_CURVE=1; other hosts: medialoom keys add)"
+                      if config.curve else "")
         print(f"medialoom is up: broker {config.clients}"
               f"{' (CURVE on)' if config.curve else ''}, {n} worker processes"
-              f"{gateway_line}\n  library roots   {', '.join(config.roots)}"
+              f"{gateway_line}\n  library roots   {', '.join(config.roots)}{curve_line}"
               f"\n  store           {config.db_path}\nCtrl-C stops everything.", flush=True)
         restarts: list[float] = []
         while not stopping:
