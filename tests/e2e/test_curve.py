@@ -182,7 +182,7 @@ def test_watch_key_can_watch_a_job_over_curve(curve: CurveSystem) -> None:
         job = c.start("sleep", params={"steps": 5, "seconds": 0.5})
     with curve.client(curve=curve.key("phone")) as watcher:
         seen = [j["status"] for j in watcher.watch(job["id"])]
-    assert seen[-1] == "completed"
+        assert seen[-1] == "completed"
 
 
 # --- revocation -----------------------------------------------------------------------------
@@ -226,7 +226,9 @@ def test_worker_with_a_worker_key_runs_jobs_and_a_client_key_cannot_be_a_worker(
         assert len(c.stats()["workers"]) == 1
     curve.worker_key = curve.store.issued_secret("laptop")  # role client on the worker socket
     curve.start_worker(wait=False)
-    wait_log(curve, "key laptop (role client) may not use it (worker only)")
+    log = wait_log(curve, "to workers: key laptop (role client) may not use it (worker only)")
+    log = wait_log(curve, "to events_in: key laptop (role client) may not use it (worker only)")
+    assert "key nas" not in log  # the worker key got in on both of its sockets
     with curve.client() as c:
         assert len(c.stats()["workers"]) == 1
 
