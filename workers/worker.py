@@ -13,10 +13,7 @@ host's paths, everything it sends back to library paths (SPEC.md section 6.9).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import concurrent.futures
-import dataclasses
 import itertools
 import logging
 import os
@@ -30,30 +27,27 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from medialoom import settings
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
-from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
 from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
 from medialoom.sockets import BULK_HWM, make_socket
 
-from .config import WorkerConfig, worker_config
+from .config import WorkerConfig
 from .context import JobContext, close_shared
 from .errors import JobCancelled, JobFailed
-from .kinds import Kind, load_kinds
+from .kinds import Kind
 from .pathmap import PathMap
+from .reporting import Reporting
 from .stream import Streams
 from .wire import wire_safe
 
 log = logging.getLogger("medialoom.worker")
-#: a FETCH is sent again after every reconnect; this bounds the wait for its PAGE overall
-FETCH_TIMEOUT_S = 60.0
 #: on SIGTERM: how long running attempts get to end (cancelled), then to have their ends ACKed
 DRAIN_S = 2.5
 DRAIN_ACK_S = 1.5
 
 
-class Worker:
+class Worker(Reporting):
     """The worker process's loops and its running attempts."""
 
     def __init__(self, config: WorkerConfig, kinds: dict[str, Kind],
@@ -86,89 +80,6 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"<Worker pid={os.getpid()} running={len(self.running)} done={self.done}>"
-
-    # --- Reporter (called by JobContext) ---------------------------------------------
-
-    def send_items(self, ctx: JobContext, items: list[dict[str, Any]]) -> None:
-        progress = self._progress(ctx)
-        items = self.path_map.to_library(items)
-        self.send_reliable(ctx, lambda n: m.Items(job=ctx.job_id, attempt=ctx.attempt,
-                                                  items=items, progress=progress, n=n))
-
-    def send_progress(self, ctx: JobContext) -> None:
-        frames = codec.encode(m.Progress(job=ctx.job_id, attempt=ctx.attempt,
-                                         progress=self._progress(ctx)), "event")
-        try:
-            self.pub.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            pass  # progress is lossy by design
-
-    def send_plan(self, ctx: JobContext, ops: list[dict[str, Any]], complete: bool) -> None:
-        total = ctx.planned if complete else 0
-        ops = self.path_map.to_library(ops)
-        self.send_reliable(ctx, lambda n: m.PlanOps(job=ctx.job_id, attempt=ctx.attempt,
-                                                    ops=ops, complete=complete, n=n,
-                                                    total=total))
-
-    async def wait_window(self, ctx: JobContext) -> None:
-        """Back-pressure: wait while the broker is far behind this attempt's results."""
-        await self.streams.wait_window(ctx.job_id, ctx.cancel_event)
-
-    def send_reliable(self, ctx: JobContext, build: Any, final: bool = False) -> None:
-        """Number a result message, keep it until the broker's ACK, and queue it."""
-        self.outbox.put_nowait(self.streams.add(ctx.job_id, ctx.attempt, build, final=final))
-
-    async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
-                    statuses: list[str]) -> tuple[list[dict[str, Any]], int]:
-        """A page of a stored plan or item results, through FETCH / PAGE."""
-        rid = next(self.rids)
-        fut: asyncio.Future[m.Page] = asyncio.get_running_loop().create_future()
-        frames = codec.encode(m.Fetch(rid=rid, job=ctx.job_id, attempt=ctx.attempt, what=what,
-                                      source=job_id, offset=offset, limit=limit,
-                                      status=statuses), "worker")
-        self.fetches[rid] = (fut, frames)
-        self.outbox.put_nowait(frames)
-        try:
-            page = await asyncio.wait_for(fut, FETCH_TIMEOUT_S)
-        except TimeoutError:
-            raise JobFailed(f"the broker did not answer a {what} fetch in {FETCH_TIMEOUT_S} s",
-                            code="broker.unavailable", retry=True) from None
-        finally:
-            self.fetches.pop(rid, None)
-        if page.error:
-            raise JobFailed(str(page.error.get("message")), code=str(page.error.get("code")))
-        return self.path_map.to_local(page.rows), page.total
-
-    async def grant(self, ctx: JobContext, key: str, rate: float) -> float:
-        """Seconds to wait before using a request token of the broker-wide budget for key
-        (TOKEN / GRANT; ``ctx.http`` asks for each attempt to a host with a shared limit)."""
-        rid = next(self.rids)
-        fut: asyncio.Future[m.Grant] = asyncio.get_running_loop().create_future()
-        frames = codec.encode(m.Token(rid=rid, key=key, rate=float(rate)), "worker")
-        self.fetches[rid] = (fut, frames)
-        self.outbox.put_nowait(frames)
-        try:
-            answer = await asyncio.wait_for(fut, FETCH_TIMEOUT_S)
-        except TimeoutError:
-            raise JobFailed(f"the broker did not grant a request token for {key} in "
-                            f"{FETCH_TIMEOUT_S} s", code="broker.unavailable",
-                            retry=True) from None
-        finally:
-            self.fetches.pop(rid, None)
-        if answer.error:
-            raise JobFailed(str(answer.error.get("message")), code=str(answer.error.get("code")))
-        return max(0.0, answer.wait_s)
-
-    def _progress(self, ctx: JobContext) -> dict[str, Any]:
-        """ctx's progress map as the broker sees it (its current item a library path)."""
-        progress = ctx.progress()
-        if self.path_map and progress["current"]:
-            progress["current"] = self.path_map.to_library(progress["current"])
-        return progress
-
-    def send(self, msg: m.WorkerMessage) -> None:
-        """Queue a message for the broker (the sender task keeps the order)."""
-        self.outbox.put_nowait(codec.encode(msg, "worker"))
 
     # --- connection --------------------------------------------------------------------
 
@@ -448,77 +359,7 @@ class Worker:
                                   n=n, retry_after_s=retry_after_s)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The worker's flags; each overrides the setting of the same name (file, MEDIALOOM_*)."""
-    p = argparse.ArgumentParser(prog="python -m medialoom.workers.worker", description=(
-        "One medialoom worker process (the pool starts these, handing it its settings as "
-        "MEDIALOOM_* variables). Exit codes: 0 stopped, 2 bad usage or settings, or the "
-        "broker refused its READY (a path_map it cannot use)."))
-    p.add_argument("--workers", help=f"broker worker endpoint (default {DEFAULT_WORKERS}; "
-                   "MEDIALOOM_WORKERS)")
-    p.add_argument("--events", dest="events_in", help="broker events-in endpoint (default "
-                   f"{DEFAULT_EVENTS_IN}; MEDIALOOM_EVENTS_IN)")
-    p.add_argument("--slots", type=int, help="jobs this process runs at once (default 4)")
-    p.add_argument("--kind", action="append", dest="kinds", default=[],
-                   help="serve only these kinds (MEDIALOOM_KINDS, comma-separated)")
-    p.add_argument("--heartbeat", type=float, dest="heartbeat_interval_s",
-                   help="heartbeat interval in seconds (default 1)")
-    p.add_argument("--liveness", type=int, dest="heartbeat_liveness",
-                   help="missed heartbeats before reconnect (default 3)")
-    p.add_argument("--threads", type=int, help="threads for blocking work (default 4)")
-    p.add_argument("--path-map", action="append", dest="path_map", default=[],
-                   metavar="LIBRARY=LOCAL", help="library folder LIBRARY is LOCAL on this host; "
-                   "repeat for several (MEDIALOOM_PATH_MAP)")
-    p.add_argument("--config", help="TOML settings file")
-    p.add_argument("--log-level", default="INFO")
-    return p.parse_args(argv)
-
-
-def config_from(args: argparse.Namespace) -> WorkerConfig:
-    """WorkerConfig from the settings file, MEDIALOOM_* variables and the flags (which win)."""
-    flags = {name: getattr(args, name) for name in ("workers", "events_in", "slots", "kinds",
-                                                    "heartbeat_interval_s",
-                                                    "heartbeat_liveness", "threads",
-                                                    "path_map")}
-    config = worker_config(settings.load(args.config, flags))
-    # a worker keeps caches (the match kind's catalog answers) under the data dir
-    return dataclasses.replace(config, data_dir=config.data_dir or settings.default_data_dir())
-
-
-async def amain(config: WorkerConfig, path_map: PathMap | None = None) -> str:
-    """Run one worker process until SIGTERM or SIGINT (or the broker refuses it: then why)."""
-    loop = asyncio.get_running_loop()
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(config.threads))
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    kinds = load_kinds()
-    if config.kinds:
-        kinds = {k: v for k, v in kinds.items() if k in config.kinds}
-    worker = Worker(config, kinds, path_map)
-    await worker.run(stop)
-    return worker.refused
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of one worker process; exit code 0 after a clean stop, 2 bad settings or
-    refused by the broker."""
-    args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
-    try:
-        config = config_from(args)
-        path_map = PathMap(config.path_map)
-        path_map.check_local()  # a mapping onto a folder this host lacks: refused here
-    except (ValueError, OSError) as exc:  # a broken settings file or variable
-        print(f"medialoom worker: bad settings: {exc}", file=sys.stderr)
-        return 2
-    refused = asyncio.run(amain(config, path_map))
-    if refused:
-        print(f"medialoom worker: refused by the broker: {refused}", file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
+    from .worker_main import main
+
     sys.exit(main())

@@ -213,8 +213,12 @@ def test_up_hands_its_children_settings_in_the_environment_not_argv(tmp_path: Pa
         assert w["slots"] == 2
         hello = c.hello()
     assert hello["limits"]["queue_max"] == 55 and hello["roots"] == [str(s.root)]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
-        assert json.load(r)["broker"]["endpoint"] == s.clients
+    def health() -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as r:
+            return json.load(r)
+
+    # the gateway may still be starting when the broker already has its worker
+    assert until(health, "the gateway answers")["broker"]["endpoint"] == s.clients
     procs = {pid: cmdline(pid) for pid in descendants(up.pid)}
     assert sorted(procs.values()) == sorted([BROKER, POOL, GATEWAY, WORKER]), procs
     for pid in procs:
