@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller counts, one round")
     p.add_argument("--messages", type=int, default=0,
-                   help="fuzzed messages per round (default 50,000; 10,000 with --quick)")
+                   help="fuzzed messages per round (default 30,000; 10,000 with --quick)")
     p.add_argument("--rounds", type=int, default=0, help="repeats (3; 1 with --quick)")
     p.add_argument("--seed", type=int, default=20260705, help="round r uses seed + r")
     return p
@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = parser().parse_args()
-    n = args.messages or (10_000 if args.quick else 50_000)
+    n = args.messages or (10_000 if args.quick else 30_000)
     rounds = args.rounds or (1 if args.quick else 3)
     rates: list[float] = []
     loaded: list[list[float]] = []

@@ -109,7 +109,7 @@ def processed(c: Any, jobs: list[str]) -> int:
     return sum(c.status(j)["progress"]["processed"] for j in jobs)
 
 
-async def load_phases(f: Fabric, s: Sizes, load: list[str], out: Rounds) -> list[str]:
+async def load_phases(f: Fabric, s: Sizes, load: list[str], out: Rounds) -> None:
     ids: list[str] = []
 
     async def start(c: AsyncClient, i: int) -> None:
@@ -124,7 +124,6 @@ async def load_phases(f: Fabric, s: Sizes, load: list[str], out: Rounds) -> list
     out.load_start.append(await pipelined(f, start, s.load, s.clients, s.window, s.cap_s))
     out.load_cancel.append(await pipelined(f, cancel, len(ids), s.clients, s.window, s.cap_s))
     out.load_status.append(await pipelined(f, status, s.status, s.clients, 1, s.cap_s))
-    return ids
 
 
 def load_round(s: Sizes, out: Rounds) -> None:
@@ -138,13 +137,13 @@ def load_round(s: Sizes, out: Rounds) -> None:
             time.sleep(0.05)
         time.sleep(1.0)  # into the steady state
         before, t0 = processed(c, load), time.perf_counter()
-        ids = asyncio.run(load_phases(f, s, load, out))
+        asyncio.run(load_phases(f, s, load, out))
         after, elapsed = processed(c, load), time.perf_counter() - t0
         still = [c.status(j)["status"] for j in load]
         out.item_rate.append((after - before) / elapsed)
         if any(status != "running" for status in still):
             print(f"       warning: a load job ended during the round ({still})", flush=True)
-        for job_id in ids + load:  # whatever a capped phase left, and the load
+        for job_id in load:  # jobs a capped phase left go with this broker (one per round)
             cancel_quietly(c, job_id)
 
 

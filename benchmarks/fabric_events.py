@@ -21,7 +21,7 @@ import zmq
 
 from benchmarks.common import ROOT, Fabric, rss_mb
 from benchmarks.fabric_control import cancel_quietly
-from benchmarks.fabric_throughput import no_op_jobs
+from benchmarks.fabric_throughput import SLOTS, no_op_jobs
 from benchmarks.relay import EventProxy
 from benchmarks.report import show, show_ratio, spread
 from medialoom.protocol import codec
@@ -103,11 +103,11 @@ def run_events(rounds: int, window_s: float) -> None:
 
 
 def run_rss(jobs: int, window: int) -> None:
-    with Fabric(workers=2, slots=16) as f:
+    with Fabric(workers=2, slots=SLOTS) as f:
         asyncio.run(no_op_jobs(f, 1000, window))
         base = rss_mb(f.broker.pid)
         rate, _, _ = asyncio.run(no_op_jobs(f, jobs, window))
         after = rss_mb(f.broker.pid)
     show("ours", f"broker RSS after {jobs + 1000:,} finished no-op jobs", [after], "MB",
          target="<= 150 MB", note=f"{base:.0f} MB after the first 1,000; {rate:,.0f} jobs/s "
-         f"sustained, {window} in flight; one run")
+         f"sustained, {window} in flight, 2 workers x {SLOTS} slots; one run")

@@ -41,7 +41,7 @@ class Bench:
 BENCHES = [
     Bench("benchmarks.bench_fabric", quick=["--quick"]),
     Bench("benchmarks.bench_fileops", quick=["--quick"]),
-    Bench("benchmarks.bench_gateway",
+    Bench("benchmarks.bench_gateway", full=["--seconds", "3"],
           quick=["--seconds", "2", "--subscribers", "50", "--rounds", "1"]),
     Bench("benchmarks.bench_fuzz", quick=["--quick"]),
     Bench("benchmarks.bench_probe", quick=["--quick"]),
