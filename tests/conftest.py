@@ -16,6 +16,8 @@ import zmq
 from tests.support import IN_CI, System, free_ports, make_system, require_tool
 
 __all__ = ["IN_CI", "System", "free_ports", "make_system", "require_tool"]
+#: the ``browser`` fixture of the web UI tests (Playwright and Debian's chromium)
+pytest_plugins = ("tests.browser",)
 
 
 @pytest.fixture

@@ -21,22 +21,13 @@ import pytest
 from aiohttp import web
 
 from medialoom.samplelib import generate
+from tests.browser import SHOTS, Browser, Page, expect
 from tests.gateway.conftest import GatewayProcess, run_gateway, stop_gateway
 from tests.gateway.webhook_payloads import radarr_download, sonarr_download
-from tests.support import IN_CI, System, require_tool
+from tests.support import System
 from tests.video_fixtures import Videos, place, videos  # noqa: F401, F811 (fixture)
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    if IN_CI:
-        raise
-    pytest.skip("playwright is not installed", allow_module_level=True)
-
 pytestmark = pytest.mark.e2e
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Records every value the job page's progress bar takes.
 RECORD_BAR = """
 window.__bar = [];
@@ -79,16 +70,6 @@ document.getElementById("f2").submit();
 </script></body></html>
 """
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless chromium from /usr/bin/chromium."""
-    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else \
-        require_tool("chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

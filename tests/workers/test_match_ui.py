@@ -9,36 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CSP, SHOTS, Browser, expect
 from tests.fakes.catalog import FakeCatalog
 from tests.fakes.dataset import build_catalog
 from tests.fakes.rekordbox_xml import write_collection
 from tests.gateway.conftest import GatewayProcess, run_gateway, stop_gateway
-from tests.support import IN_CI, System, make_system, require_tool
-
-try:
-    from playwright.sync_api import Browser, expect, sync_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    if IN_CI:
-        raise
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.support import System, make_system
 
 pytestmark = pytest.mark.e2e
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-CSP = """window.__csp = [];
-document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective));
-"""
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else \
-        require_tool("chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
