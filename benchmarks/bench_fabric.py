@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                                 cap_s=5.0 if q else 10.0, latency_jobs=1_000,
                                 latency_cap_s=10.0 if q else 20.0)
             fabric_throughput.run(rounds, fabric_throughput.Sizes(
-                load, relay_jobs=10_000 if q else 30_000), with_anchors)
+                load, relay_jobs=20_000 if q else 50_000, relay_cap_s=3.0 if q else 5.0),
+                with_anchors)
         elif section == "control":
             fabric_control.run(rounds, fabric_control.Sizes(
                 idle=1_000 if q else 2_000, load=1_000 if q else 2_000,

@@ -3,7 +3,9 @@
 Each round runs every system in turn, each started fresh and stopped after its turn, so
 nothing else of the benchmark is running while one is measured:
 
-- floor: benchmarks/relay.py, client -> ROUTER relay -> worker -> client in three processes;
+- floor: benchmarks/relay.py, client -> ROUTER relay -> worker -> client in three processes,
+  written the plain zmq.asyncio way (issue 9's floor), and benchmarks/relay_drained.py, the
+  same with plain sockets drained from asyncio as broker/actor.py does (what the stack can do);
 - ours: a broker and 2 worker processes (SLOTS slots each); the client keeps ``window`` jobs in
   flight, each a START of a no-op ``sleep`` (steps 0) and a WAIT for its completion;
 - Celery (2 solo-pool worker processes) and Dramatiq (2 processes x 8 threads), both on a
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from benchmarks import anchors
 from benchmarks.common import Fabric, cpu_s, pct
 from benchmarks.relay import Relay
+from benchmarks.relay_drained import DrainedRelay
 from benchmarks.report import show, show_latency, show_ratio
 from medialoom.clients.client import AsyncClient
 
@@ -38,6 +41,7 @@ class Sizes:
 
     load: anchors.Load
     relay_jobs: int
+    relay_cap_s: float
 
 
 @dataclass
@@ -106,9 +110,9 @@ def ours_round(s: anchors.Load, out: Rounds) -> None:
         out.latency.append(single_jobs(f, s.latency_jobs, s.latency_cap_s))
 
 
-def relay_round(s: Sizes, out: Rounds) -> None:
-    with Relay() as relay:
-        r = relay.measure(s.relay_jobs, s.load.window, s.load.cap_s, s.load.latency_jobs)
+def relay_round(s: Sizes, out: Rounds, kind: type[Relay] | type[DrainedRelay]) -> None:
+    with kind() as relay:
+        r = relay.measure(s.relay_jobs, s.load.window, s.relay_cap_s, s.load.latency_jobs)
     out.rate.append(r.rate)
     out.jobs.append(r.trips)
     out.latency.append(r.latency_ms)
@@ -117,14 +121,15 @@ def relay_round(s: Sizes, out: Rounds) -> None:
 
 def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
     """Measure every system rounds times, interleaved, and print the figures."""
-    systems: dict[str, Rounds] = {"floor": Rounds(), "ours": Rounds()}
+    systems: dict[str, Rounds] = {"floor": Rounds(), "drained": Rounds(), "ours": Rounds()}
     names = list(anchors.ANCHORS) if with_anchors else []
     systems.update({name: Rounds() for name in names})
     if with_anchors:
         print(f"anchors: {anchors.versions()}", flush=True)
     for r in range(rounds):
         t0 = time.monotonic()
-        relay_round(s, systems["floor"])
+        relay_round(s, systems["floor"], Relay)
+        relay_round(s, systems["drained"], DrainedRelay)
         ours_round(s.load, systems["ours"])
         for name in names:
             a = anchors.ANCHORS[name](s.load)
@@ -133,21 +138,27 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
             systems[name].latency.append(a.latency_ms)
         print(f"       round {r + 1}/{rounds}: {time.monotonic() - t0:.0f} s", flush=True)
 
-    floor, ours = systems["floor"], systems["ours"]
+    floor, drained, ours = systems["floor"], systems["drained"], systems["ours"]
     how = f"{s.load.window} in flight"
-    show("floor", f"raw asyncio pyzmq relay, 3 processes, round trips ({how})", floor.rate,
-         "/s", note=_counted(floor))
-    show_latency("floor", "raw relay round trip, 1 in flight", floor.latency)
+    show("floor", f"raw relay, 3 processes, zmq.asyncio (issue 9's floor), round trips ({how})",
+         floor.rate, "/s", note=_counted(floor, "round trips"))
+    show("floor", "  CPU per round trip, 3 processes", [c["all"] for c in floor.cpu], "us")
+    show_latency("floor", "raw relay (zmq.asyncio) round trip, 1 in flight", floor.latency)
+    show("floor", f"raw relay, 3 processes, plain sockets drained from asyncio as the broker "
+         f"does, round trips ({how})", drained.rate, "/s", note=_counted(drained, "round trips"))
+    show("floor", "  CPU per round trip, 3 processes", [c["all"] for c in drained.cpu], "us")
+    show_latency("floor", "raw relay (drained) round trip, 1 in flight", drained.latency)
     show("ours", f"no-op jobs end to end, 2 worker processes x {SLOTS} slots ({how})",
-         ours.rate, "jobs/s",
-         target=">= 5,000", note=_counted(ours))
+         ours.rate, "jobs/s", target=">= 5,000", note=_counted(ours))
     cpu = {k: [c[k] for c in ours.cpu] for k in ours.cpu[0]}
     show("ours", "  CPU per job: broker", cpu["broker"], "us")
     show("ours", "  CPU per job: 2 workers together", cpu["workers"], "us")
     show("ours", "  CPU per job: client (this process)", cpu["client"], "us")
     show_latency("ours", "single no-op job, start -> completed, 1 in flight", ours.latency)
-    show_ratio("ours / floor (jobs/s per round trip/s)", ours.rate, floor.rate,
+    show_ratio("ours / floor (jobs/s per zmq.asyncio relay round trip/s)", ours.rate, floor.rate,
                target=">= 0.55")
+    show_ratio("ours / drained floor (jobs/s per drained relay round trip/s)", ours.rate,
+               drained.rate)
     for name in names:
         a = systems[name]
         how_a = ("2 solo-pool worker processes" if name == "Celery"
@@ -165,6 +176,6 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
 
 
 
-def _counted(r: Rounds) -> str:
+def _counted(r: Rounds, what: str = "jobs") -> str:
     lo, hi = min(r.jobs), max(r.jobs)
-    return f"{lo:,} jobs a round" if lo == hi else f"{lo:,}-{hi:,} jobs a round"
+    return f"{lo:,} {what} a round" if lo == hi else f"{lo:,}-{hi:,} {what} a round"
