@@ -28,6 +28,7 @@ class FakeBroker:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.calls = 0
         self.gate: asyncio.Event | None = None
+        self.curve = None  # the hub's SUB takes the client's CURVE keys (none here)
 
     async def status(self, job_id: str) -> dict[str, Any]:
         self.calls += 1
