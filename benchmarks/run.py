@@ -79,7 +79,7 @@ def main() -> int:
     env = {**os.environ, RECORD_ENV: record}
     code = 0
     t0 = time.monotonic()
-    command = "benchmarks/run.py" + (" --quick" if args.quick else "")
+    command = " ".join(["benchmarks/run.py", *sys.argv[1:]])
     try:
         for bench in BENCHES:
             if only and bench.name not in only:
