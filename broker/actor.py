@@ -33,6 +33,8 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 BUDGET = 512
+#: longest turn of one socket in the loop, seconds (the others and the commits' replies wait)
+TURN_S = 0.005
 #: most entries in one ACK message
 ACK_CHUNK = 4096
 
@@ -128,6 +130,9 @@ class BrokerActor:
         while not stop.is_set():
             busy = False
             for sock, handler, copy in handlers:
+                # a socket's turn ends after BUDGET messages or TURN_S: a worker streaming
+                # ITEMS must not hold back client requests and the replies of commits
+                turn_ends = time.perf_counter() + TURN_S
                 for _ in range(BUDGET):
                     try:
                         frames = sock.recv_multipart(zmq.NOBLOCK, copy=copy)
@@ -136,9 +141,11 @@ class BrokerActor:
                     busy = True
                     if handler is not None:
                         self._safely(handler, frames)
-            while self.inbox:
-                busy = True
-                self._safely(self._on_inbox, *self.inbox.popleft())
+                    if time.perf_counter() > turn_ends:
+                        break
+                while self.inbox:  # what the writer committed goes out between turns
+                    busy = True
+                    self._safely(self._on_inbox, *self.inbox.popleft())
             now = time.time()
             if now >= self.state.next_deadline():
                 self._safely(self._tick, now)

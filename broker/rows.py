@@ -2,8 +2,10 @@
 
 A worker sends item rows in ITEMS and plan rows in PLAN as maps; the broker
 keeps what fits (``item_row`` / ``plan_row``: a tuple in store column order,
-strings cut to a bound, maps as JSON text, None for a row without a valid
-index) and RESULTS, PLAN and FETCH give them back as maps (``record``).
+strings cut to a bound, maps kept as maps, None for a row without a valid
+index); the writer thread turns the maps into JSON text (``stored``: that
+work stays off the actor, which items load most), and RESULTS, PLAN and
+FETCH give them back as maps (``record``).
 """
 
 from __future__ import annotations
@@ -46,9 +48,21 @@ def text(value: Any, limit: int = TEXT_LIMIT) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def json_map(value: Any) -> str:
-    """A map field as stored (JSON text); anything else is ``{}``."""
-    return json.dumps(value if isinstance(value, dict) else {}, allow_nan=False)
+def a_map(value: Any) -> dict[str, Any]:
+    """A map field: the value if it is a map, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
+def stored(rows: tuple[tuple[Any, ...], ...], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Rows as the store takes them: their map fields as JSON text (in the writer thread)."""
+    at = [i + 1 for i, f in enumerate(fields) if f in JSON_FIELDS]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in at:
+            values[i] = json.dumps(values[i], allow_nan=False)
+        out.append(tuple(values))
+    return out
 
 
 def millis(value: Any) -> int:
@@ -65,7 +79,7 @@ def item_row(job_id: str, item: dict[str, Any]) -> tuple[Any, ...] | None:
         return None
     return (job_id, i, text(item.get("path")), text(item.get("status"), STATUS_LIMIT),
             text(item.get("message")), millis(item.get("duration_ms")),
-            json_map(item.get("details")))
+            a_map(item.get("details")))
 
 
 def plan_row(job_id: str, op: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -74,9 +88,9 @@ def plan_row(job_id: str, op: dict[str, Any]) -> tuple[Any, ...] | None:
     if i is None:
         return None
     return (job_id, i, text(op.get("op"), STATUS_LIMIT), text(op.get("src")),
-            text(op.get("dst")), json_map(op.get("expect")),
+            text(op.get("dst")), a_map(op.get("expect")),
             text(op.get("status", "planned"), STATUS_LIMIT), text(op.get("message")),
-            json_map(op.get("details")))
+            a_map(op.get("details")))
 
 
 def record(fields: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from medialoom.private import private_files
 
 from .jobs import COLUMNS, Job, job_from_row
 from .reads import StoreReads
-from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, table_sql
+from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, stored, table_sql
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +159,16 @@ class Store(StoreReads):
         waiting: Counter[str] = Counter()  # job id -> its writes in ``data``
         stop = False
         failed_batches = 0
+        data_turn = True  # the next transaction may take queued item rows
         while not (stop and not data):
             batch = self._drain(block=not data and not stop)
             if None in batch:
                 stop = True
                 batch = [b for b in batch if b is not None]
-            writes, reads = self._plan_commit(batch, data, waiting)
+            writes, reads = self._plan_commit(batch, data, waiting, data_turn)
+            # control writes may commit alone (short) right after one that took item rows;
+            # one that did not makes the next one take them (data never starves)
+            data_turn = not any(len(w) == 5 for w in writes)
             done_writes: list[tuple[Any, bool]] = []
             done_reads: list[tuple[int, Any]] = []
             if writes:
@@ -197,13 +201,16 @@ class Store(StoreReads):
 
     @staticmethod
     def _plan_commit(batch: list[tuple[Any, ...]], data: deque[tuple[Any, ...]],
-                     waiting: Counter[str]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+                     waiting: Counter[str], data_turn: bool = True,
+                     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """The writes of the next transaction, in commit order, and the reads after it.
 
         Control writes (job rows, cancel flags, deletes) go first, in arrival order;
         data writes (item and plan rows of one job) wait in ``data`` and fill the rest
-        of the transaction up to DATA_ROWS_PER_COMMIT rows.  Order per job is kept: a
-        control write or a read about a job first takes that job's queued data writes.
+        of the transaction up to DATA_ROWS_PER_COMMIT rows, unless control writes came
+        and it is not ``data_turn``: then they commit alone, in a short transaction (the
+        next one takes data, so item rows never starve).  Order per job is kept: a control
+        write or a read about a job first takes that job's queued data writes.
         """
         writes: list[tuple[Any, ...]] = []
         reads: list[tuple[Any, ...]] = []
@@ -233,7 +240,7 @@ class Store(StoreReads):
             else:
                 take(jobs)
                 writes.append(entry)
-        budget = DATA_ROWS_PER_COMMIT
+        budget = DATA_ROWS_PER_COMMIT if data_turn or not writes else 0
         while data and budget > 0:
             w = data.popleft()
             waiting[w[3]] -= 1
@@ -277,9 +284,9 @@ class Store(StoreReads):
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
                 elif op[0] == "items":
-                    conn.executemany(_INSERT_ITEM, op[1])
+                    conn.executemany(_INSERT_ITEM, stored(op[1], ITEM_FIELDS))
                 elif op[0] == "plan":
-                    conn.executemany(_INSERT_PLAN, op[1])
+                    conn.executemany(_INSERT_PLAN, stored(op[1], PLAN_FIELDS))
                 else:
                     if jobs:
                         conn.executemany(_INSERT_JOB, jobs.values())

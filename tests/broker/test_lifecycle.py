@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medialoom.broker.lifecycle import FINISH, TRANSITIONS, IllegalTransition, next_status
-from medialoom.broker.rows import ITEM_FIELDS, item_row, millis, plan_row, record
+from medialoom.broker.rows import ITEM_FIELDS, item_row, millis, plan_row, record, stored
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
 from tests.broker.test_state import C1, W1, make, ready, start, to_workers
@@ -55,7 +55,7 @@ def test_rows_keep_what_fits_and_come_back_as_the_wire_map() -> None:
                          "duration_ms": 2.6, "details": {"k": [1]}})
     assert row is not None
     assert row[1] == 3 and len(row[3]) == 64 and row[4] == "" and row[5] == 3
-    back = record(ITEM_FIELDS, row[1:])
+    back = record(ITEM_FIELDS, stored((row,), ITEM_FIELDS)[0][1:])  # as the writer stores it
     assert back == {"i": 3, "path": "/a", "status": ("ok" * 100)[:64], "message": "",
                     "duration_ms": 3, "details": {"k": [1]}}
     assert item_row("J", {"i": -1}) is None and item_row("J", {"i": True}) is None

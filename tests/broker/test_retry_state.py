@@ -184,7 +184,7 @@ def test_store_reads_failed_item_paths_and_keeps_retry_of(tmp_path: Path) -> Non
     try:
         job = Job(id="A", kind="scan", paths=["/lib"], params={}, priority=2, dry_run=False,
                   created=1.0, max_attempts=3, status="completed", retry_of="Z")
-        rows = tuple(("A", i, f"/lib/{i}.mp3", status, "", 0, "{}")
+        rows = tuple(("A", i, f"/lib/{i}.mp3", status, "", 0, {})
                      for i, status in enumerate(["ok", "failed", "skipped", "odd", "error"]))
         store.write((("job", job_row(job)), ("items", rows)), None)
         store.read("retry", ("A", ("ok", "skipped", "vanished"), 10), 1)

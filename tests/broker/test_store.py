@@ -35,7 +35,7 @@ def test_a_failing_write_is_reported_and_the_writer_goes_on(tmp_path: Path) -> N
         store.write((("job", job_row(job("A"))),), "a")
         assert next_batch(done)[0] == [("a", True)]
         # a row the database cannot take (an unbindable value) fails alone
-        store.write((("items", (("A", 0, object(), "ok", "", 0, "{}"),)),), "bad")
+        store.write((("items", (("A", 0, object(), "ok", "", 0, {}),)),), "bad")
         store.write((("job", job_row(job("B"))),), "b")
         seen: dict[str, bool] = {}
         while len(seen) < 2:
@@ -57,9 +57,9 @@ def test_a_failing_write_is_reported_and_the_writer_goes_on(tmp_path: Path) -> N
 def test_plan_and_item_rows_are_counted(tmp_path: Path) -> None:
     store, done = run_store(tmp_path / "s.sqlite3")
     try:
-        plan = tuple(("A", i, "move", f"/a/{i}", f"/b/{i}", "{}", "planned", "", "{}")
+        plan = tuple(("A", i, "move", f"/a/{i}", f"/b/{i}", {}, "planned", "", {})
                      for i in (0, 1, 3))
-        items = tuple(("A", i, f"/a/{i}", "moved", "", 1, "{}") for i in (0, 1))
+        items = tuple(("A", i, f"/a/{i}", "moved", "", 1, {}) for i in (0, 1))
         store.write((("job", job_row(job("A"))), ("plan", plan), ("items", items)), None)
         store.read("plan_check", ("A",), 1)
         store.read("tally", ("A",), 2)
@@ -92,7 +92,7 @@ def test_a_writer_that_cannot_write_at_all_stops_loudly(tmp_path: Path) -> None:
     from medialoom.broker.store import MAX_FAILED_BATCHES
 
     store, done = run_store(tmp_path / "s.sqlite3")
-    bad = (("items", (("A", 0, object(), "ok", "", 0, "{}"),)),)
+    bad = (("items", (("A", 0, object(), "ok", "", 0, {}),)),)
     for _ in range(MAX_FAILED_BATCHES - 1):
         store.write(bad, None)
         assert next_batch(done)[0] == [(None, False)]
@@ -108,7 +108,7 @@ def test_a_plan_page_says_whether_the_stored_plan_is_complete(tmp_path: Path) ->
     try:
         planned = job("A")
         planned.planned = True
-        plan = (("A", 0, "move", "/a/0", "/b/0", "{}", "planned", "", "{}"),)
+        plan = (("A", 0, "move", "/a/0", "/b/0", {}, "planned", "", {}),)
         store.write((("job", job_row(planned)), ("job", job_row(job("B"))), ("plan", plan)),
                     None)
         store.read("plan_page", ("A", (), 10, 0), 1)

@@ -19,7 +19,7 @@ ROWS = 1000
 
 
 def items(job_id: str, start: int, n: int = ROWS) -> tuple[tuple[Any, ...], ...]:
-    return tuple((job_id, i, f"/a/{i}", "ok", "", 1, "{}") for i in range(start, start + n))
+    return tuple((job_id, i, f"/a/{i}", "ok", "", 1, {}) for i in range(start, start + n))
 
 
 def commits(store: Store, then_count: int) -> list[list[Any]]:
