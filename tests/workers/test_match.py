@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from medialoom.workers import http
 from medialoom.workers.context import CollectingReporter, JobContext
 from medialoom.workers.errors import JobFailed
 from medialoom.workers.kinds.match import KIND
 from tests.fakes.catalog import FakeCatalog
 from tests.fakes.dataset import (
     Catalog,
-    build_catalog,
     noisy_collection,
     score_items,
     simple_collection,
@@ -33,22 +30,7 @@ from tests.fileops.kindrun import items, make_ctx
 
 FAST = {"rate_limit": 1000.0, "concurrency": 8}
 
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return build_catalog(7)
-
-
-@pytest.fixture
-def fake(catalog: Catalog) -> Iterator[FakeCatalog]:
-    with FakeCatalog(catalog.recordings, catalog.releases) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-async def http_session() -> AsyncIterator[None]:
-    yield
-    await http.close_session()
+pytestmark = pytest.mark.usefixtures("http_session")  # tests/workers/conftest.py
 
 
 def digest(path: Path) -> str:

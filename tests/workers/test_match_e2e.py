@@ -20,23 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.catalog import FakeCatalog
-from tests.fakes.dataset import Catalog, build_catalog, simple_collection
+from tests.fakes.dataset import Catalog, simple_collection
 from tests.fakes.rekordbox_xml import write_collection
 from tests.support import System, make_system
 
 pytestmark = pytest.mark.e2e
 RATE = 20
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return build_catalog(7)
-
-
-@pytest.fixture
-def fake(catalog: Catalog) -> Iterator[FakeCatalog]:
-    with FakeCatalog(catalog.recordings, catalog.releases) as server:
-        yield server
 
 
 @pytest.fixture

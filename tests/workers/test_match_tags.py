@@ -12,42 +12,25 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import mutagen
 import pytest
 
-from medialoom.workers import http
 from medialoom.workers.catalog.tagwrite import read_values
 from medialoom.workers.context import CollectingReporter, JobContext
 from medialoom.workers.errors import JobCancelled, JobFailed
 from medialoom.workers.kinds.match import KIND
 from medialoom.workers.kinds.rollback import KIND as ROLLBACK
 from tests.fakes.catalog import FakeCatalog
-from tests.fakes.dataset import Catalog, build_catalog, simple_collection
+from tests.fakes.dataset import Catalog, simple_collection
 from tests.fileops.kindrun import items, make_ctx, plan, write_track
 
 FORMATS = ("mp3", "flac", "m4a", "ogg", "opus", "wav", "aiff")
 FIELDS = ["year", "album", "label", "isrc", "mbid"]
 
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return build_catalog(7)
-
-
-@pytest.fixture
-def fake(catalog: Catalog) -> Iterator[FakeCatalog]:
-    with FakeCatalog(catalog.recordings, catalog.releases) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-async def http_session() -> AsyncIterator[None]:
-    yield
-    await http.close_session()
+pytestmark = pytest.mark.usefixtures("http_session")  # tests/workers/conftest.py
 
 
 def library(root: Path, catalog: Catalog, n: int = len(FORMATS)) -> dict[str, dict[str, Any]]:

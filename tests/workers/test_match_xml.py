@@ -10,39 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from medialoom.protocol.errors import RequestError
-from medialoom.workers import http
 from medialoom.workers.context import JobContext
 from medialoom.workers.errors import JobFailed
 from medialoom.workers.kinds import validate_params
 from medialoom.workers.kinds.match import KIND
 from tests.fakes.catalog import FakeCatalog
-from tests.fakes.dataset import Catalog, build_catalog, noisy_collection, simple_collection
+from tests.fakes.dataset import Catalog, noisy_collection, simple_collection
 from tests.fakes.rekordbox_xml import collection_xml, location, write_collection
 from tests.fileops.kindrun import items, make_ctx
 
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return build_catalog(7)
-
-
-@pytest.fixture
-def fake(catalog: Catalog) -> Iterator[FakeCatalog]:
-    with FakeCatalog(catalog.recordings, catalog.releases) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-async def http_session() -> AsyncIterator[None]:
-    yield
-    await http.close_session()
+pytestmark = pytest.mark.usefixtures("http_session")  # tests/workers/conftest.py
 
 
 def digest(path: Path) -> str:
