@@ -33,8 +33,9 @@ from typing import Any
 from .hashing import file_digest
 from .safenames import name_key
 
-__all__ = ["Conflict", "expect_of", "is_case_alias", "make_dirs", "mismatch", "move",
-           "rename_noreplace", "replace_with_copy", "replace_with_link", "temp_name"]
+__all__ = ["Conflict", "expect_of", "fsync_dir", "is_case_alias", "make_dirs", "mismatch", "move",
+           "remove_quietly", "rename_noreplace", "replace_with_copy", "replace_with_link",
+           "temp_name"]
 
 TEMP_PREFIX = ".medialoom-"
 _AT_FDCWD = -100
@@ -146,16 +147,16 @@ def copy_then_unlink(src: str, dst: str, *, verify_hash: bool = False) -> None:
     if os.path.lexists(dst):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
     temp = temp_name(dst)
-    _remove_quietly(temp)  # the leftover of an interrupted attempt, by its fixed name
+    remove_quietly(temp)  # the leftover of an interrupted attempt, by its fixed name
     try:
         _copy_synced(src, temp)
         if verify_hash and file_digest(src) != file_digest(temp):
             raise OSError(errno.EIO, "the copy differs from the original", temp)
         rename_noreplace(temp, dst)
     except BaseException:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise
-    _fsync_dir(os.path.dirname(dst))
+    fsync_dir(os.path.dirname(dst))
     os.unlink(src)
 
 
@@ -196,7 +197,7 @@ def make_dirs(path: str) -> list[str]:
 def replace_with_link(extra: str, keep: str, expect: dict[str, int]) -> None:
     """Replace extra by a hard link to keep, if extra still matches expect (else Conflict)."""
     temp = temp_name(extra)
-    _remove_quietly(temp)
+    remove_quietly(temp)
     os.link(keep, temp, follow_symlinks=False)
     try:
         why = mismatch(os.lstat(extra), expect)
@@ -204,14 +205,14 @@ def replace_with_link(extra: str, keep: str, expect: dict[str, int]) -> None:
             raise Conflict(f"{extra} changed since it was hashed ({why})")
         os.replace(temp, extra)
     except BaseException:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise
 
 
 def replace_with_copy(keep: str, extra: str, mode: int | None, mtime_ns: int | None) -> None:
     """Replace extra, a hard link of keep, by an independent copy with its own mode and mtime."""
     temp = temp_name(extra)
-    _remove_quietly(temp)
+    remove_quietly(temp)
     try:
         _copy_synced(keep, temp)
         if mode is not None:
@@ -222,18 +223,20 @@ def replace_with_copy(keep: str, extra: str, mode: int | None, mtime_ns: int | N
             raise Conflict(f"{extra} is no longer a hard link of {keep}")
         os.replace(temp, extra)
     except BaseException:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise
 
 
-def _remove_quietly(path: str) -> None:
+def remove_quietly(path: str) -> None:
+    """Remove path if it exists."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
+    """fsync a folder (where the file system allows it)."""
     try:
         fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
     except OSError:

@@ -16,7 +16,13 @@ import os
 import shutil
 import stat
 
-from medialoom.workers.fileops.apply import Conflict, mismatch, temp_name
+from medialoom.workers.fileops.apply import (
+    Conflict,
+    fsync_dir,
+    mismatch,
+    remove_quietly,
+    temp_name,
+)
 
 __all__ = ["MARGIN_BYTES", "check_space", "copy_synced", "fresh_temp", "put_in_place",
            "remove_quietly", "state_of"]
@@ -79,23 +85,3 @@ def put_in_place(temp: str, path: str, expect: dict[str, int]) -> None:
         os.chown(temp, st.st_uid, st.st_gid)
     os.replace(temp, path)
     fsync_dir(os.path.dirname(path))
-
-
-def fsync_dir(folder: str) -> None:
-    """fsync a folder (where the file system allows it)."""
-    try:
-        fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def remove_quietly(path: str) -> None:
-    """Remove path if it exists."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
