@@ -139,7 +139,9 @@ def run_up(args: argparse.Namespace) -> int:
               f"\n  store           {config.db_path}\nCtrl-C stops everything.", flush=True)
         restarts: list[float] = []
         while not stopping:
-            time.sleep(0.2)
+            time.sleep(0.2)  # resumed after a signal's handler ran (PEP 475)
+            if stopping:
+                break
             broker = procs["broker"]
             if broker.poll() not in (None, 0) and not stopping:
                 # the broker stops with exit 1 when it cannot keep its promises (its store
@@ -152,6 +154,8 @@ def run_up(args: argparse.Namespace) -> int:
                     procs["broker"] = subprocess.Popen(BROKER, env=env)
                     continue
             dead = [name for name, p in procs.items() if p.poll() is not None]
+            if stopping:  # a signal to the whole group: the children stopped with us
+                break
             if dead:
                 print(f"medialoom up: {', '.join(dead)} exited; stopping", file=sys.stderr)
                 code = 1
