@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import Fabric
+from benchmarks.common import Fabric, cpu_s
 from benchmarks.report import show
 from medialoom.samplelib import FORMAT_NAMES, generate
 from medialoom.workers.context import CollectingReporter, JobContext
@@ -67,6 +67,8 @@ def snapshot(root: str) -> set[str]:
 class RenameFigures:
     plan_rates: list[float]  # files/s from job started..finished, one per run
     plan_wall_rates: list[float]  # files/s START..WAIT
+    worker_cpu_us: list[float]  # worker processes' CPU per planned file, one per run
+    broker_cpu_us: list[float]  # the broker's CPU per planned file, one per run
     apply_rate: float
     apply_wall_rate: float
     renamed: int
@@ -75,30 +77,39 @@ class RenameFigures:
     restored: bool
 
 
-def rename_figures(f: Fabric, lib: str, workers: int, files: int, runs: int) -> RenameFigures:
-    """Dry-run (runs times), real run, then rollback, over the library with the given
-    number of worker processes: one job over lib, or one job per top-level part at once."""
+def rename_figures(f: Fabric, lib: str, workers: int, files: int, runs: int,
+                   plan_only: bool = False) -> RenameFigures:
+    """Dry-run (runs times), real run, then rollback (not with plan_only), over the library
+    with the given number of worker processes: one job over lib, or one job per top-level
+    part at once."""
     parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
     params = {"template": "{artist} - {title}", "on_collision": "counter"}
-    spans, walls = [], []
+    spans, walls, wcpu, bcpu = [], [], [], []
+    wpids = [p.pid for p in f.worker_procs]
     for _ in range(runs):
+        cpu0 = cpu_s(wpids), cpu_s([f.broker.pid])
         jobs, span, wall = run_jobs(f, [("rename", p, params, True) for p in parts])
         ops = sum(j["result"]["operations"] for j in jobs)
         if ops != files:
             raise RuntimeError(f"dry run planned {ops} files, expected {files}")
         spans.append(files / span)
         walls.append(files / wall)
+        wcpu.append((cpu_s(wpids) - cpu0[0]) / files * 1e6)
+        bcpu.append((cpu_s([f.broker.pid]) - cpu0[1]) / files * 1e6)
+    if plan_only:
+        nan = float("nan")
+        return RenameFigures(spans, walls, wcpu, bcpu, nan, nan, 0, nan, 0, True)
 
     before = snapshot(lib)
     jobs, apply_span, apply_wall = run_jobs(f, [("rename", p, params, False) for p in parts])
     renamed = sum(j["result"].get("renamed", 0) for j in jobs)
     back, rb_span, _ = run_jobs(f, [("rollback", [], {"job": j["id"]}, False) for j in jobs])
     rb_ops = sum(j["result"]["operations"] for j in back)
-    return RenameFigures(spans, walls, files / apply_span, files / apply_wall, renamed,
+    return RenameFigures(spans, walls, wcpu, bcpu, files / apply_span, files / apply_wall, renamed,
                          rb_ops / rb_span, rb_ops, snapshot(lib) == before)
 
 
-def bench_rename(tmp: str, files: int, runs: int) -> None:
+def bench_rename(tmp: str, files: int, runs: int, plan_only: bool = False) -> None:
     lib = os.path.join(tmp, "lib")
     half = files // 2
     t0 = time.perf_counter()
@@ -110,7 +121,7 @@ def bench_rename(tmp: str, files: int, runs: int) -> None:
           "median [min-max]")
     for workers in (1, 2):
         with Fabric(workers=workers, root=tmp) as f:
-            r = rename_figures(f, lib, workers, files, runs)
+            r = rename_figures(f, lib, workers, files, runs, plan_only)
         procs = f"{workers} worker process{'es' * (workers > 1)}"
         how = ("1 job over the library" if workers == 1
                else "2 jobs at once, one per folder")
@@ -119,6 +130,13 @@ def bench_rename(tmp: str, files: int, runs: int) -> None:
              target=">= 3,000")
         show("ours", f"  rename PLAN, {procs}, START..WAIT wall, all workers",
              r.plan_wall_rates, "files/s")
+        show("ours", f"  rename PLAN, {procs}: worker CPU per file (all workers), and the rate "
+             "that is per worker CPU-second", r.worker_cpu_us, "us",
+             note=f"{statistics.median(1e6 / v for v in r.worker_cpu_us):,.0f} "
+             "files/s per worker CPU-second; broker CPU per file "
+             f"{statistics.median(r.broker_cpu_us):,.0f} us")
+        if plan_only:
+            continue
         show("ours", f"rename APPLY (plan + rename, real run), {procs}, all workers",
              [r.apply_rate], "files/s", note=f"{r.apply_wall_rate:,.0f} wall; "
              f"{r.renamed:,} renamed; one run")
@@ -274,6 +292,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller trees, one run (a smoke run)")
     p.add_argument("--runs", type=int, default=0, help=f"repeats ({RUNS}; 1 with --quick)")
+    p.add_argument("--only", choices=("rename", "rename-plan", "dedupe"), default=None,
+                   help="one part: rename (plan, apply, rollback), rename-plan (the dry-run "
+                   "figures only) or dedupe (default: all)")
+    p.add_argument("--files", type=int, default=0,
+                   help="files in the rename library (10,000; 2,000 with --quick)")
     return p
 
 
@@ -281,11 +304,15 @@ def main() -> None:
     args = parser().parse_args()
     rename_files, dupe_files, dupe_bytes = ((2_000, 4_000, 200_000_000) if args.quick
                                             else (10_000, 20_000, 2_000_000_000))
+    rename_files = args.files or rename_files
     runs = args.runs or (1 if args.quick else RUNS)
-    with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
-        bench_rename(os.path.realpath(tmp), rename_files, runs)
-    with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
-        bench_dedupe(os.path.realpath(tmp), dupe_files, dupe_bytes, runs)
+    if args.only in (None, "rename", "rename-plan"):
+        with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
+            bench_rename(os.path.realpath(tmp), rename_files, runs,
+                         plan_only=args.only == "rename-plan")
+    if args.only in (None, "dedupe"):
+        with tempfile.TemporaryDirectory(prefix="bench-fileops-") as tmp:
+            bench_dedupe(os.path.realpath(tmp), dupe_files, dupe_bytes, runs)
 
 
 if __name__ == "__main__":

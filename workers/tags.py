@@ -24,6 +24,8 @@ from mutagen.asf import ASFTags
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
+from .tagload import open_audio
+
 __all__ = ["TAG_FIELDS", "UnreadableAudio", "read_tags"]
 
 #: every key that may appear in the ``tags`` map, in display order
@@ -67,7 +69,7 @@ def read_tags(path: str) -> dict[str, Any]:
     """
     with open(path, "rb") as fh:
         try:
-            audio = mutagen.File(fh)
+            audio = open_audio(fh)  # mutagen.File(fh), cheaper (workers/tagload.py)
         except OSError:
             raise
         except mutagen.MutagenError as exc:
