@@ -5,8 +5,10 @@ format chosen, the errors raised and the tag objects built are mutagen's own;
 only how the work is done differs:
 
 - the FileType classes ``mutagen.File`` scores are imported once, not on every
-  call (the same 24 classes: the best score wins, ties by class name, so their
-  order does not matter);
+  call, and their 24 ``score`` functions (tests of the name's extension and of
+  the first 128 bytes) are one function here, ``scores``; the best score wins,
+  ties by class name, as in mutagen.  APEv2File's score, which reads the end
+  of the file and is at most 1, is computed only when no other is above 1;
 - the ID3 readers (MP3, WAVE, AIFF, DSF, DSDIFF, TrueAudio, bare ID3) get
   ``known_frames``: mutagen's own frame table (v2.3/2.4 and v2.2 names; they
   never collide, so mutagen's size heuristics and v2.2 upgrades see the same
@@ -25,11 +27,13 @@ from __future__ import annotations
 from typing import IO, Any
 
 import mutagen
+from mutagen._util import fileobj_name, verify_fileobj
 from mutagen.aac import AAC
 from mutagen.ac3 import AC3
 from mutagen.aiff import AIFF
 from mutagen.apev2 import APEv2File
 from mutagen.asf import ASF
+from mutagen.asf._objects import HeaderObject
 from mutagen.dsdiff import DSDIFF
 from mutagen.dsf import DSF
 from mutagen.flac import FLAC
@@ -64,6 +68,7 @@ _V24 = (2, 4, 0)
 _CODECS = {0: "latin-1", 3: "utf-8"}  # the encodings mutagen decodes on its fast path
 _ENCODINGS = {0: Encoding.LATIN1, 3: Encoding.UTF8}
 _TEXT_SPECS = (EncodedTextSpec, EncodedNumericTextSpec, EncodedNumericPartTextSpec)
+_ASF_GUID: bytes = HeaderObject.GUID
 
 
 class _FastText:
@@ -151,6 +156,76 @@ OPTIONS: list[Any] = [
     _WithFrames(DSDIFF), _WithFrames(WAVE)]
 
 
+_BY_NAME = {getattr(k, "__name__", ""): k for k in OPTIONS}
+_MPEG_SYNC = (b"ID3", b"\xff\xf2", b"\xff\xf3", b"\xff\xfa", b"\xff\xfb")
+
+
+def scores(name: str, header: bytes) -> dict[str, int]:
+    """Each FileType's ``score(name, fileobj, header)`` but APEv2File's (which reads the
+    file's end): the same sums of the same tests, written out in one place."""
+    low = name.lower()
+    st = header.startswith
+    ogg = st(b"OggS")
+    id3 = st(b"ID3")
+    return {
+        "MP3": st(_MPEG_SYNC) * 2 + low.endswith(".mp3") + low.endswith(".mp2")
+        + low.endswith(".mpg") + low.endswith(".mpeg"),
+        "TrueAudio": id3 + st(b"TTA") + low.endswith(".tta") * 2,
+        "OggTheora": ogg * ((b"\x80theora" in header) + (b"\x81theora" in header)) * 2,
+        "OggSpeex": ogg * (b"Speex   " in header),
+        "OggVorbis": ogg * (b"\x01vorbis" in header),
+        "OggFLAC": ogg * ((b"FLAC" in header) + (b"fLaC" in header)),
+        "FLAC": st(b"fLaC") + low.endswith(".flac") * 3,
+        "AIFF": st(b"FORM") * 2 + low.endswith(".aif") + low.endswith(".aiff")
+        + low.endswith(".aifc"),
+        "MP4": (b"ftyp" in header) + (b"mp4" in header),
+        "ID3FileType": int(id3),
+        "WavPack": st(b"wvpk") * 2,
+        "Musepack": st(b"MP+") + st(b"MPCK") + low.endswith(".mpc"),
+        "MonkeysAudio": st(b"MAC ") + low.endswith(".ape"),
+        "OptimFROG": st(b"OFR") + low.endswith(".ofr") + low.endswith(".ofs"),
+        "ASF": st(_ASF_GUID) * 2,
+        "OggOpus": ogg * (b"OpusHead" in header),
+        "AAC": (low.endswith((".aac", ".adts", ".adif"))) + (b"ADIF" in header),
+        "AC3": st(b"\x0b\x77") * 2 + name.endswith((".ac3", ".eac3")),  # case as mutagen
+        "SMF": int(st(b"MThd") and low.endswith((".mid", ".midi"))),
+        "TAK": st(b"tBaK") + low.endswith(".tak"),
+        "DSF": st(b"DSD ") * 2 + low.endswith(".dsf"),
+        "DSDIFF": st(b"FRM8") * 2 + name.endswith(".dff"),  # case as mutagen
+        "WAVE": st(b"RIFF") + (header[8:12] == b"WAVE") + low.endswith(".wav")
+        + low.endswith(".wave"),
+    }
+
+
+def best_kind(name: str, fileobj: IO[bytes], header: bytes) -> Any:
+    """The entry of OPTIONS ``mutagen.File`` picks (highest score, then highest class name),
+    None when no score is above 0.  APEv2File's score (at most 1) is taken only when it
+    could matter, as it reads the end of the file."""
+    score, best = max((v, k) for k, v in scores(name, header).items())
+    if score <= 1:
+        score, best = max((score, best), (APEv2File.score(name, fileobj, header), "APEv2File"))
+    return _BY_NAME[best] if score > 0 else None
+
+
 def open_audio(fileobj: IO[bytes]) -> mutagen.FileType | None:
-    """``mutagen.File(fileobj)``: the parsed file, None for no known format, MutagenError."""
-    return mutagen.File(fileobj, options=OPTIONS)
+    """``mutagen.File(fileobj)``: the parsed file, None for no known format, MutagenError.
+
+    The same steps as mutagen/_file.py File: check the file object, read 128
+    bytes (none if that fails), pick the best scoring FileType, rewind, load.
+    """
+    verify_fileobj(fileobj)
+    name = fileobj_name(fileobj)
+    if not isinstance(name, str):  # a bytes path: let mutagen score it
+        return mutagen.File(fileobj, options=OPTIONS)
+    try:
+        header = fileobj.read(128)
+    except OSError:
+        header = b""
+    kind = best_kind(name, fileobj, header)
+    if kind is None:
+        return None
+    try:
+        fileobj.seek(0, 0)
+    except OSError:
+        pass
+    return kind(fileobj, filename=None)  # type: ignore[no-any-return]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from mutagen.id3 import COMM, ID3, TCON, TDRC, TIT2, TPE1, TRCK, TXXX, TYER
 
 from medialoom.samplelib import FORMAT_NAMES, generate, make_audio
-from medialoom.workers.tagload import KNOWN_FRAMES, open_audio
+from medialoom.workers.tagload import KNOWN_FRAMES, OPTIONS, best_kind, open_audio, scores
 from medialoom.workers.tags import read_tags
 
 
@@ -139,3 +140,39 @@ def test_garbage_and_empty_files_fail_the_same(tmp_path: Path) -> None:
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         same(tmp_path / name)
+
+
+NAMES = ["a.mp3", "B.MP3", "x.mp2", "x.mpg", "x.MPEG", "t.tta", "f.flac", "F.FLAC", "s.aif",
+         "s.aiff", "s.AIFC", "m.m4a", "m.mpc", "m.ape", "m.APE", "o.ofr", "o.ofs", "w.wma",
+         "o.opus", "o.ogg", "a.aac", "a.adts", "a.ADIF", "d.ac3", "d.AC3", "d.eac3", "m.mid",
+         "m.MIDI", "t.tak", "d.dsf", "d.dff", "d.DFF", "w.wav", "w.WAVE", "noext", "", "a.txt"]
+HEADERS = [b"", b"ID3\x04\x00", b"\xff\xfb\x90", b"\xff\xf2", b"\xff\xf3", b"\xff\xfa", b"TTA1",
+           b"OggS\x00\x02" + b"\x01vorbis", b"OggS" + b"OpusHead", b"OggS" + b"Speex   ",
+           b"OggS" + b"\x80theora\x81theora", b"OggS\x7fFLAC" + b"fLaC", b"fLaC\x00",
+           b"FORM\x00\x00\x00\x10AIFF", b"\x00\x00\x00\x20ftypM4A mp42", b"\x00\x00\x00\x20ftyp",
+           b"wvpk", b"MP+", b"MPCK", b"MAC ", b"OFR ", b"ADIF", b"\x0b\x77", b"MThd", b"tBaK",
+           b"DSD ", b"FRM8", b"RIFF\x10\x00\x00\x00WAVEfmt ", b"RIFF\x10\x00\x00\x00AVI ",
+           b"junk WAVE", b"ID3" + b"OggS"]
+
+
+def mutagen_pick(name: str, fileobj: Any, header: bytes) -> str | None:
+    """The class mutagen.File's own scoring picks (mutagen/_file.py, File)."""
+    results = sorted((k.score(name, fileobj, header), k.__name__) for k in OPTIONS)
+    score, picked = results[-1]
+    return picked if score > 0 else None
+
+
+@pytest.mark.parametrize("ape", [False, True])
+def test_the_format_is_picked_as_mutagen_picks_it(ape: bool) -> None:
+    assert sorted(scores("", b"")) == sorted(k.__name__ for k in OPTIONS if
+                                               k.__name__ != "APEv2File")
+    for header in HEADERS:
+        for asf in (False, True):
+            data = header if not asf else b"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9" + header
+            data = data.ljust(200, b"\x00") + (b"APETAGEX" + b"\x00" * 24 if ape else b"")
+            for name in NAMES:
+                fh = io.BytesIO(data)
+                head = fh.read(128)
+                got = best_kind(f"/lib/{name}", fh, head)
+                want = mutagen_pick(f"/lib/{name}", fh, head)
+                assert (got and got.__name__) == want, (name, data[:16])
