@@ -190,6 +190,8 @@ async def test_cancel_of_a_tool_that_ignores_sigterm_gets_it_killed_in_the_backg
         await task
     assert time.monotonic() - asked < 1.5
     assert await wait_gone(int(pidfile.read_text()), 6)
+    # the background reaper has the child's exit status before the test's loop closes
+    await asyncio.wait_for(asyncio.gather(*tools._reapers), 30)
 
 
 async def test_ctx_sleep_ends_at_once_on_cancel() -> None:
