@@ -1,6 +1,6 @@
 """What a worker sends about its attempts (the Reporter JobContext calls; SPEC.md 6.4).
 
-A mixin of ``Worker`` (workers/worker.py), which owns the sockets, the outbox
+A mixin of ``Worker`` (workers/worker.py), which owns the sockets, the channel
 and the streams.  Results are numbered and kept until the broker's ACK
 (workers/stream.py); PROGRESS is lossy on the PUB socket; FETCH and TOKEN
 are requests with a rid, sent again after a reconnect.  Paths go out as
@@ -57,7 +57,7 @@ class Reporting:
 
     def send_reliable(self, ctx: JobContext, build: Any, final: bool = False) -> None:
         """Number a result message, keep it until the broker's ACK, and queue it."""
-        self.outbox.put_nowait(self.streams.add(ctx.job_id, ctx.attempt, build, final=final))
+        self.channel.send(self.streams.add(ctx.job_id, ctx.attempt, build, final=final))
 
     async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
                     statuses: list[str]) -> tuple[list[dict[str, Any]], int]:
@@ -82,7 +82,7 @@ class Reporting:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         frames = codec.encode(build(rid), "worker")
         self.fetches[rid] = (fut, frames)
-        self.outbox.put_nowait(frames)
+        self.channel.send(frames)
         try:
             answer = await asyncio.wait_for(fut, FETCH_TIMEOUT_S)
         except TimeoutError:
@@ -102,5 +102,5 @@ class Reporting:
         return progress
 
     def send(self, msg: m.WorkerMessage) -> None:
-        """Queue a message for the broker (the sender task keeps the order)."""
-        self.outbox.put_nowait(codec.encode(msg, "worker"))
+        """Queue a message for the broker (the channel keeps the order)."""
+        self.channel.send(codec.encode(msg, "worker"))

@@ -3,8 +3,10 @@
 It announces its kinds and free slots (READY), heartbeats, runs DISPATCHed
 attempts as asyncio tasks (blocking work in the thread pool), sends item
 results in batches (ITEMS) and the end of each attempt (DONE / FAILED /
-CANCELLED), and publishes coalesced PROGRESS on its PUB socket.  The receive
-loop never waits on a job, so heartbeats and CANCEL are answered at once.
+CANCELLED), and publishes coalesced PROGRESS on its PUB socket.  Its sockets
+are plain pyzmq ones: the DEALER is read from the loop through its FD and
+written through an outbox (workers/channel.py), the PUB only sends.  Receiving
+never waits on a job, so heartbeats and CANCEL are answered at once.
 
 On another host, its path mappings (workers/pathmap.py) are applied here, at the
 wire edge and nowhere else: a DISPATCH and the rows of a PAGE are mapped to this
@@ -21,17 +23,16 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import zmq
-import zmq.asyncio
 
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import MedialoomError, RemoteProtocolError
 from medialoom.sockets import BULK_HWM, make_socket
 
+from .channel import Channel
 from .config import WorkerConfig
 from .context import JobContext, close_shared
 from .errors import JobCancelled, JobFailed
@@ -59,16 +60,18 @@ class Worker(Reporting):
         #: why the broker refused our READY (a DISCONNECT with a code); we stop then
         self.refused = ""
         self._stop: asyncio.Event | None = None
-        self.ctx = zmq.asyncio.Context()
-        self.dealer: zmq.asyncio.Socket | None = None
+        # plain sockets (no zmq.asyncio): the DEALER is read through its FD (workers/channel.py)
+        # and the PUB only ever sends, with NOBLOCK
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self.channel = Channel(self._on_frames)
         self.pub = make_socket(self.ctx, zmq.PUB, connect=config.events_in, linger_ms=1000,
                                sndhwm=BULK_HWM, curve=config.curve)
-        self.outbox: asyncio.Queue[list[bytes]] = asyncio.Queue()
         self.running: dict[str, JobContext] = {}
         self.broker_expiry = 0.0
         self.host = socket.gethostname()
         self.done = 0
-        self.reconnect = False
+        #: set on stop: take ACKs, PAGEs, GRANTs and CANCELs from the broker, start nothing
+        self.draining = False
         self.rids = itertools.count(1)
         #: FETCHes and TOKENs waiting for their PAGE or GRANT: rid -> (future, frames to resend)
         self.fetches: dict[int, tuple[asyncio.Future[Any], list[bytes]]] = {}
@@ -76,7 +79,7 @@ class Worker(Reporting):
         self.connections = 0
         self._tg: asyncio.TaskGroup | None = None
         #: DISPATCHes of jobs whose older attempt still runs here (started when it ends)
-        self.deferred: dict[str, tuple[asyncio.TaskGroup, m.Dispatch]] = {}
+        self.deferred: dict[str, m.Dispatch] = {}
 
     def __repr__(self) -> str:
         return f"<Worker pid={os.getpid()} running={len(self.running)} done={self.done}>"
@@ -85,17 +88,18 @@ class Worker(Reporting):
 
     def connect(self) -> None:
         """(Re)open the DEALER and announce ourselves with the attempts still running."""
-        if self.dealer is not None:
-            self._take_what_arrived(self.dealer)
-            self.dealer.close(linger=0)
+        old = self.channel.detach()  # its FD reader goes before the socket does
+        if old is not None:
+            self._take_what_arrived(old)
+            old.close(linger=0)
         # our own routing id: a TCP reconnect of this socket keeps it, so the broker does not
         # take a network blip for a dead worker (it hands the id over to the new connection)
         self.connections += 1
         routing_id = (f"{self.host[:64]}:{os.getpid()}:{self.connections}:"
                       f"{os.urandom(4).hex()}").encode()
-        self.dealer = make_socket(self.ctx, zmq.DEALER, connect=self.config.workers,
-                                  linger_ms=1000, sndhwm=BULK_HWM, routing_id=routing_id,
-                                  curve=self.config.curve)
+        dealer = make_socket(self.ctx, zmq.DEALER, connect=self.config.workers,
+                             linger_ms=1000, sndhwm=BULK_HWM, routing_id=routing_id,
+                             curve=self.config.curve)
         self.broker_expiry = time.monotonic() + self.timeout_s
         running = [[c.job_id, c.attempt] for c in self.running.values()]
         running += [e for e in self.streams.ending() if e[0] not in self.running]
@@ -105,9 +109,9 @@ class Worker(Reporting):
                         running=running, specs=specs, path_map=self.path_map.announce())
         # READY goes first on the new socket, ahead of anything queued in the outbox; then
         # every result the broker has not acknowledged and every unanswered FETCH, in order
-        self.dealer.send_multipart(codec.encode(ready, "worker"))
-        for frames in [*self.streams.everything(), *(f for _, f in self.fetches.values())]:
-            self.dealer.send_multipart(frames)
+        self.channel.attach(dealer)
+        self.channel.send_first([codec.encode(ready, "worker"), *self.streams.everything(),
+                                 *(f for _, f in self.fetches.values())])
 
     @property
     def timeout_s(self) -> float:
@@ -121,84 +125,49 @@ class Worker(Reporting):
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until stop is set, then tell the broker we are leaving."""
         self._stop = stop
-        self.connect()
         try:
             async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._receive(tg)), tg.create_task(self._sender()),
-                         tg.create_task(self._heartbeat())]
+                self._tg = tg
+                self.connect()
+                beat = tg.create_task(self._heartbeat())
                 await stop.wait()
-                await self._drain(tg, tasks[0])
-                for task in tasks:
-                    task.cancel()
+                await self._drain()
+                beat.cancel()
         finally:
+            self.draining = True
             try:
                 await close_shared()
             except Exception:
                 log.exception("could not close the shared HTTP session")
-            if self.dealer is not None:
-                try:  # NOBLOCK: a socket with no connection (a refused CURVE key) never sends
-                    await self.dealer.send_multipart(
-                        codec.encode(m.Disconnect(reason="stopping"), "worker"), zmq.NOBLOCK)
-                except zmq.Again:
-                    pass
-                self.dealer.close(linger=500)
+            self.channel.close(codec.encode(m.Disconnect(reason="stopping"), "worker"),
+                               linger_ms=500)
             self.pub.close(linger=500)
             self.ctx.term()
 
-    async def _drain(self, tg: asyncio.TaskGroup, receiver: asyncio.Task[None]) -> None:
+    async def _drain(self) -> None:
         """Cancel the running attempts and get their last ITEMS and CANCELLED to the broker.
 
         Bounded: DRAIN_S for the attempts to end (then they are cut off), DRAIN_ACK_S more
-        for the sender to hand everything to the socket and the broker to acknowledge it.
+        for the outbox to reach the socket and the broker to acknowledge it.
         No new attempt starts meanwhile: a DISPATCH that arrives now is left to the broker,
         which takes the job back at our DISCONNECT.
         """
-        receiver.cancel()
-        acks = asyncio.create_task(self._drain_receive(tg))
+        self.draining = True
         self.deferred.clear()  # those too are the broker's again
         for ctx in list(self.running.values()):
             ctx.request_cancel()
         loop = asyncio.get_running_loop()
-        try:
-            deadline = loop.time() + DRAIN_S
-            while self.running and loop.time() < deadline:  # noqa: ASYNC110 (bounded)
-                await asyncio.sleep(0.02)
-            for ctx in list(self.running.values()):
-                log.warning("job %s did not end within %.1f s of the stop; cut off",
-                            ctx.job_id, DRAIN_S)
-                ctx.abort()
-            deadline = loop.time() + DRAIN_ACK_S
-            while (self.running or not self.outbox.empty() or self.streams.ending()) \
-                    and loop.time() < deadline:  # noqa: ASYNC110 (three conditions, bounded)
-                await asyncio.sleep(0.02)
-        finally:
-            acks.cancel()
-
-    async def _drain_receive(self, tg: asyncio.TaskGroup) -> None:
-        """While draining: take ACKs, PAGEs and CANCELs from the broker, start nothing."""
-        while True:
-            dealer = self.dealer
-            assert dealer is not None
-            if not await dealer.poll(timeout=100):
-                continue
-            try:
-                msg = codec.decode(await dealer.recv_multipart(), "broker")
-            except RemoteProtocolError:
-                continue
-            self.broker_expiry = time.monotonic() + self.timeout_s
-            if isinstance(msg, m.Ack | m.Page | m.Grant | m.CancelJob):
-                self._handle(tg, msg)
-
-    async def _sender(self) -> None:
-        while True:
-            frames = await self.outbox.get()
-            dealer = self.dealer
-            assert dealer is not None
-            # always the awaited zmq.asyncio send: a plain send through a shadow socket can
-            # take the FD's edge from the receive side's pending poll, which then sleeps
-            # until its timeout (0.5 s per wake-up: no-op throughput fell from ~550 to ~220
-            # jobs/s and GRANTs arrived late)
-            await dealer.send_multipart(frames)
+        deadline = loop.time() + DRAIN_S
+        while self.running and loop.time() < deadline:  # noqa: ASYNC110 (bounded)
+            await asyncio.sleep(0.02)
+        for ctx in list(self.running.values()):
+            log.warning("job %s did not end within %.1f s of the stop; cut off",
+                        ctx.job_id, DRAIN_S)
+            ctx.abort()
+        deadline = loop.time() + DRAIN_ACK_S
+        while (self.running or self.channel.outbox or self.streams.ending()) \
+                and loop.time() < deadline:  # noqa: ASYNC110 (three conditions, bounded)
+            await asyncio.sleep(0.02)
 
     async def _heartbeat(self) -> None:
         parent = os.getppid()
@@ -210,65 +179,44 @@ class Worker(Reporting):
             if time.monotonic() > self.broker_expiry:
                 log.warning("broker silent for %.1f s; reconnecting to %s", self.timeout_s,
                             self.config.workers)
-                self.broker_expiry = time.monotonic() + self.timeout_s
-                self.reconnect = True
+                self.connect()
             else:
                 for frames in self.streams.overdue(self.resend_s):
-                    self.outbox.put_nowait(frames)
+                    self.channel.send(frames)
             self.send(m.Heartbeat())
 
-    def _arrived(self, dealer: zmq.asyncio.Socket, limit: int) -> Iterator[m.BrokerToWorker]:
-        """Up to limit messages that already sit in dealer, decoded, without a poll each
-        (through a plain socket sharing the asyncio socket's underlying one)."""
-        plain = zmq.Socket.shadow(dealer.underlying)
-        for _ in range(limit):
-            try:
-                frames = plain.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self.broker_expiry = time.monotonic() + self.timeout_s
-            try:
-                msg = codec.decode(frames, "broker")
-            except RemoteProtocolError as exc:
-                log.warning("dropped bad broker message: %s", exc.message)
-                continue
-            yield msg
+    def _on_frames(self, frames: list[bytes], closing: bool = False) -> None:
+        """One message from the broker (the channel calls this for each); closing: it sat in
+        a socket about to be closed, where a DISCONNECT is moot."""
+        self.broker_expiry = time.monotonic() + self.timeout_s
+        try:
+            msg = codec.decode(frames, "broker")
+        except RemoteProtocolError as exc:
+            log.warning("dropped bad broker message: %s", exc.message)
+            return
+        if closing and isinstance(msg, m.Disconnect):
+            return
+        if not self.draining or isinstance(msg, m.Ack | m.Page | m.Grant | m.CancelJob):
+            self._handle(msg)
 
-    def _take_what_arrived(self, dealer: zmq.asyncio.Socket) -> None:
+    def _take_what_arrived(self, dealer: zmq.Socket[Any]) -> None:
         """Handle what already sits in a socket about to be closed (a DISPATCH received just
-        before the broker went silent must not vanish with it); its DISCONNECTs are moot."""
+        before the broker went silent must not vanish with it)."""
         if self._tg is None:
             return
-        for msg in self._arrived(dealer, 4096):
-            if not isinstance(msg, m.Disconnect):
-                self._handle(self._tg, msg)
+        for frames in self.channel.arrived(dealer, 4096):
+            self._on_frames(frames, closing=True)
 
-    async def _receive(self, tg: asyncio.TaskGroup) -> None:
-        self._tg = tg
-        while True:
-            if self.reconnect:
-                self.reconnect = False
-                self.connect()
-            dealer = self.dealer
-            assert dealer is not None
-            if not await dealer.poll(timeout=int(self.config.heartbeat_interval_s * 500)):
-                continue
-            # drain what has arrived (a commit's ACKs, DISPATCHes) in one go
-            for msg in self._arrived(dealer, 256):
-                self._handle(tg, msg)
-                if self.dealer is not dealer:
-                    break  # a DISCONNECT made us open a new connection
-
-    def _handle(self, tg: asyncio.TaskGroup, msg: m.BrokerToWorker) -> None:
+    def _handle(self, msg: m.BrokerToWorker) -> None:
         if isinstance(msg, m.Dispatch):
             old = self.running.get(msg.job)
             if old is None:
-                self._start(tg, msg)
+                self._start(msg)
             elif old.attempt != msg.attempt:
                 # a newer attempt of a job whose stale attempt still winds down here:
                 # stop that one, start this one when it has ended
                 old.request_cancel()
-                self.deferred[msg.job] = (tg, msg)
+                self.deferred[msg.job] = msg
         elif isinstance(msg, m.CancelJob):
             ctx = self.running.get(msg.job)
             if ctx is not None and ctx.attempt == msg.attempt:
@@ -295,7 +243,8 @@ class Worker(Reporting):
             log.info("broker asked us to register again (%s)", msg.reason)
             self.connect()
 
-    def _start(self, tg: asyncio.TaskGroup, msg: m.Dispatch) -> None:
+    def _start(self, msg: m.Dispatch) -> None:
+        assert self._tg is not None
         kind = self.kinds.get(msg.kind)
         pm = self.path_map
         # a broker that does not check reachability may send paths we cannot map
@@ -307,7 +256,7 @@ class Worker(Reporting):
                          data_dir=self.config.data_dir, contact=self.config.contact)
         self.streams.open(msg.job, msg.attempt)
         self.running[msg.job] = ctx
-        tg.create_task(self._run_job(ctx, unreachable))
+        self._tg.create_task(self._run_job(ctx, unreachable))
 
     async def _run_job(self, ctx: JobContext, unreachable: str | None = None) -> None:
         self.send(m.Accept(job=ctx.job_id, attempt=ctx.attempt))
@@ -347,8 +296,8 @@ class Worker(Reporting):
         self.done += 1
         self.send_reliable(ctx, end, final=True)
         later = self.deferred.pop(ctx.job_id, None)
-        if later is not None:
-            self._start(*later)
+        if later is not None and not self.draining:
+            self._start(later)
 
     def _failed(self, ctx: JobContext, code: str, message: str, retry: bool,
                 retry_after_s: float = 0.0) -> Any:
