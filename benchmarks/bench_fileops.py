@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.common import Fabric, cpu_s
@@ -63,53 +63,49 @@ def snapshot(root: str) -> set[str]:
 # --- 1.-2. rename -------------------------------------------------------------------------
 
 
+PARAMS = {"template": "{artist} - {title}", "on_collision": "counter"}
+
+
 @dataclass
-class RenameFigures:
-    plan_rates: list[float]  # files/s from job started..finished, one per run
-    plan_wall_rates: list[float]  # files/s START..WAIT
-    worker_cpu_us: list[float]  # worker processes' CPU per planned file, one per run
-    broker_cpu_us: list[float]  # the broker's CPU per planned file, one per run
-    apply_rate: float
-    apply_wall_rate: float
-    renamed: int
-    rollback_rate: float
-    rollback_ops: int
-    restored: bool
+class Plans:
+    """Dry runs, one figure of each per run."""
+
+    rates: list[float] = field(default_factory=list)  # files/s, job started..finished
+    wall_rates: list[float] = field(default_factory=list)  # files/s, START..WAIT
+    worker_cpu_us: list[float] = field(default_factory=list)  # all workers' CPU per file
+    broker_cpu_us: list[float] = field(default_factory=list)  # the broker's CPU per file
 
 
-def rename_figures(f: Fabric, lib: str, workers: int, files: int, runs: int,
-                   plan_only: bool = False) -> RenameFigures:
-    """Dry-run (runs times), real run, then rollback (not with plan_only), over the library
-    with the given number of worker processes: one job over lib, or one job per top-level
-    part at once."""
-    parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
-    params = {"template": "{artist} - {title}", "on_collision": "counter"}
-    spans, walls, wcpu, bcpu = [], [], [], []
+def dry_run(f: Fabric, parts: list[list[str]], files: int, into: Plans) -> None:
+    """One dry-run rename job per part, at once; its figures appended to into."""
     wpids = [p.pid for p in f.worker_procs]
-    for _ in range(runs):
-        cpu0 = cpu_s(wpids), cpu_s([f.broker.pid])
-        jobs, span, wall = run_jobs(f, [("rename", p, params, True) for p in parts])
-        ops = sum(j["result"]["operations"] for j in jobs)
-        if ops != files:
-            raise RuntimeError(f"dry run planned {ops} files, expected {files}")
-        spans.append(files / span)
-        walls.append(files / wall)
-        wcpu.append((cpu_s(wpids) - cpu0[0]) / files * 1e6)
-        bcpu.append((cpu_s([f.broker.pid]) - cpu0[1]) / files * 1e6)
-    if plan_only:
-        nan = float("nan")
-        return RenameFigures(spans, walls, wcpu, bcpu, nan, nan, 0, nan, 0, True)
+    cpu0 = cpu_s(wpids), cpu_s([f.broker.pid])
+    jobs, span, wall = run_jobs(f, [("rename", p, PARAMS, True) for p in parts])
+    ops = sum(j["result"]["operations"] for j in jobs)
+    if ops != files:
+        raise RuntimeError(f"dry run planned {ops} files, expected {files}")
+    into.rates.append(files / span)
+    into.wall_rates.append(files / wall)
+    into.worker_cpu_us.append((cpu_s(wpids) - cpu0[0]) / files * 1e6)
+    into.broker_cpu_us.append((cpu_s([f.broker.pid]) - cpu0[1]) / files * 1e6)
 
-    before = snapshot(lib)
-    jobs, apply_span, apply_wall = run_jobs(f, [("rename", p, params, False) for p in parts])
-    renamed = sum(j["result"].get("renamed", 0) for j in jobs)
-    back, rb_span, _ = run_jobs(f, [("rollback", [], {"job": j["id"]}, False) for j in jobs])
-    rb_ops = sum(j["result"]["operations"] for j in back)
-    return RenameFigures(spans, walls, wcpu, bcpu, files / apply_span, files / apply_wall, renamed,
-                         rb_ops / rb_span, rb_ops, snapshot(lib) == before)
+
+def show_plans(label: str, procs: str, how: str, workers: int, plans: Plans) -> None:
+    show("ours", f"rename PLAN (dry run) {label}, per worker process, {procs}, {how}, job "
+         "started..finished", [v / workers for v in plans.rates], "files/s", target=">= 3,000")
+    show("ours", f"  rename PLAN {label}, {procs}, START..WAIT wall, all workers",
+         plans.wall_rates, "files/s")
+    show("ours", f"  rename PLAN {label}, {procs}: worker CPU per file (all workers)",
+         plans.worker_cpu_us, "us",
+         note=f"{statistics.median(1e6 / v for v in plans.worker_cpu_us):,.0f} files/s per "
+         f"worker CPU-second; broker CPU per file {statistics.median(plans.broker_cpu_us):,.0f}"
+         " us")
 
 
 def bench_rename(tmp: str, files: int, runs: int, plan_only: bool = False) -> None:
+    """Per run, a new broker and workers: a cold dry run (tags never read by these workers),
+    then a warm one (workers/tagcache.py: the files are unchanged); then, once, a real run
+    and its rollback."""
     lib = os.path.join(tmp, "lib")
     half = files // 2
     t0 = time.perf_counter()
@@ -118,33 +114,41 @@ def bench_rename(tmp: str, files: int, runs: int, plan_only: bool = False) -> No
     print(f"rename library: {files:,} tagged audio files (7 formats, 10 corrupt) in 2 top-level "
           f"folders, made in {time.perf_counter() - t0:.1f} s; template '{{artist}} - "
           f"{{title}}', on_collision counter; plan rates over {runs} run{'s' * (runs > 1)}, "
-          "median [min-max]")
+          "each on new worker processes (cold: their first plan of the library; warm: the "
+          "second, tags from the per-process cache), median [min-max]")
+    time.sleep(2.0)  # the cache keeps files whose ctime is 2 s old (workers/tagcache.py)
     for workers in (1, 2):
-        with Fabric(workers=workers, root=tmp) as f:
-            r = rename_figures(f, lib, workers, files, runs, plan_only)
+        parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
+        cold, warm = Plans(), Plans()
+        for run in range(runs):
+            with Fabric(workers=workers, root=tmp) as f:
+                dry_run(f, parts, files, cold)
+                dry_run(f, parts, files, warm)
+                if run == runs - 1 and not plan_only:
+                    apply_and_roll_back(f, lib, parts, files, workers)
         procs = f"{workers} worker process{'es' * (workers > 1)}"
-        how = ("1 job over the library" if workers == 1
-               else "2 jobs at once, one per folder")
-        show("ours", f"rename PLAN (dry run) per worker process, {procs}, {how}, job "
-             "started..finished", [v / workers for v in r.plan_rates], "files/s",
-             target=">= 3,000")
-        show("ours", f"  rename PLAN, {procs}, START..WAIT wall, all workers",
-             r.plan_wall_rates, "files/s")
-        show("ours", f"  rename PLAN, {procs}: worker CPU per file (all workers), and the rate "
-             "that is per worker CPU-second", r.worker_cpu_us, "us",
-             note=f"{statistics.median(1e6 / v for v in r.worker_cpu_us):,.0f} "
-             "files/s per worker CPU-second; broker CPU per file "
-             f"{statistics.median(r.broker_cpu_us):,.0f} us")
-        if plan_only:
-            continue
-        show("ours", f"rename APPLY (plan + rename, real run), {procs}, all workers",
-             [r.apply_rate], "files/s", note=f"{r.apply_wall_rate:,.0f} wall; "
-             f"{r.renamed:,} renamed; one run")
-        show("ours", f"rollback of that apply, {procs}", [r.rollback_rate], "ops/s",
-             note=f"{r.rollback_ops:,} ops; tree restored: {'yes' if r.restored else 'NO'}; "
-             "one run")
-        if not r.restored:
-            raise RuntimeError("the rollback did not restore the tree")
+        how = "1 job over the library" if workers == 1 else "2 jobs at once, one per folder"
+        show_plans("cold", procs, how, workers, cold)
+        show_plans("warm", procs, how, workers, warm)
+
+
+def apply_and_roll_back(f: Fabric, lib: str, parts: list[list[str]], files: int,
+                        workers: int) -> None:
+    """A real run (plan + rename) and its rollback, one run each."""
+    before = snapshot(lib)
+    jobs, apply_span, apply_wall = run_jobs(f, [("rename", p, PARAMS, False) for p in parts])
+    renamed = sum(j["result"].get("renamed", 0) for j in jobs)
+    back, rb_span, _ = run_jobs(f, [("rollback", [], {"job": j["id"]}, False) for j in jobs])
+    rb_ops = sum(j["result"]["operations"] for j in back)
+    restored = snapshot(lib) == before
+    procs = f"{workers} worker process{'es' * (workers > 1)}"
+    show("ours", f"rename APPLY (plan + rename, real run, after the dry runs), {procs}, all "
+         "workers", [files / apply_span], "files/s", note=f"{files / apply_wall:,.0f} wall; "
+         f"{renamed:,} renamed; one run")
+    show("ours", f"rollback of that apply, {procs}", [rb_ops / rb_span], "ops/s",
+         note=f"{rb_ops:,} ops; tree restored: {'yes' if restored else 'NO'}; one run")
+    if not restored:
+        raise RuntimeError("the rollback did not restore the tree")
 
 
 # --- 3. dedupe ----------------------------------------------------------------------------

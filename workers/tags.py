@@ -8,12 +8,15 @@ later kinds (rename, dedupe) see the same field names.
 Tag names are normalised across containers: ID3 (MP3, WAVE, AIFF), MP4
 atoms, Vorbis comments (FLAC, Ogg Vorbis, Opus), APEv2 and ASF.  Missing tags
 are omitted; ``track``, ``disc`` and ``year`` are ints when they parse, and
-``bpm`` is a number.
+``bpm`` is a number.  Files already read and unchanged since are answered
+from a per-process cache (workers/tagcache.py).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,6 +27,7 @@ from mutagen.asf import ASFTags
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
+from .tagcache import TagCache, file_key
 from .tagload import open_audio
 
 __all__ = ["TAG_FIELDS", "UnreadableAudio", "read_tags"]
@@ -57,7 +61,11 @@ class UnreadableAudio(ValueError):
     """Raised by read_tags when mutagen cannot parse a file (corrupt, truncated, unknown format)."""
 
 
-def read_tags(path: str) -> dict[str, Any]:
+#: what this process has read (workers/tagcache.py): an unchanged file is not parsed again
+SEEN = TagCache()
+
+
+def read_tags(path: str, cache: TagCache | None = SEEN) -> dict[str, Any]:
     """Format, stream info and normalised tags of the audio file at path.
 
     Returns ``{format, duration_s, bitrate, sample_rate, channels, tags}``;
@@ -65,9 +73,17 @@ def read_tags(path: str) -> dict[str, Any]:
     "OggVorbis", "OggOpus", "AIFF", ...), stream values are None when the
     container does not say.  Raises FileNotFoundError when the file is gone,
     another OSError when it cannot be opened or read, and UnreadableAudio
-    when its content cannot be parsed.
+    when its content cannot be parsed.  A file read before and unchanged
+    since (same inode, size, mtime and ctime) is answered from cache (None:
+    always parse).
     """
     with open(path, "rb") as fh:
+        key = file_key(os.fstat(fh.fileno())) if cache is not None else None
+        if key is not None and cache is not None:
+            known = cache.get(path, key)
+            if known is not None:
+                return known
+        opened_ns = time.time_ns()
         try:
             audio = open_audio(fh)  # mutagen.File(fh), cheaper (workers/tagload.py)
         except OSError:
@@ -87,7 +103,7 @@ def read_tags(path: str) -> dict[str, Any]:
     sample_rate = _int_or_none(getattr(info, "sample_rate", None))
     if sample_rate is None and fmt == "OggOpus":
         sample_rate = 48000  # Opus always decodes at 48 kHz (RFC 7845 section 5.1)
-    return {
+    result = {
         "format": fmt,
         "duration_s": round(float(length), 3) if length is not None else None,
         "bitrate": _int_or_none(getattr(info, "bitrate", None)),
@@ -95,6 +111,9 @@ def read_tags(path: str) -> dict[str, Any]:
         "channels": _int_or_none(getattr(info, "channels", None)),
         "tags": normalise_tags(audio.tags),
     }
+    if key is not None and cache is not None:
+        cache.put(path, key, result, opened_ns)
+    return result
 
 
 def normalise_tags(tags: Any) -> dict[str, Any]:
