@@ -22,7 +22,7 @@ import zmq
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.errors import RemoteProtocolError, RequestError
-from medialoom.sockets import BULK_HWM, make_socket
+from medialoom.sockets import BULK_HWM, make_socket, recv_frames, send_frames
 
 from .auth import Gatekeeper, zap_domain
 from .config import BrokerConfig
@@ -57,6 +57,8 @@ class BrokerActor:
         self.events_in.send(b"\x01")  # subscribe to every worker event
         self.events_out = self._bind(ctx, zmq.XPUB, config.events_out, name="events_out")
         self.sockets = [self.clients, self.workers, self.events_in, self.events_out]
+        #: topic prefixes subscribers take on events_out (XPUB's subscription messages)
+        self.subscribed: set[bytes] = set()
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
@@ -125,27 +127,14 @@ class BrokerActor:
         # with CURVE, client requests are read as frames: they carry the key (User-Id)
         curve = self.auth is not None
         on_client = self._on_client_curve if curve else self._on_client
-        handlers = [(self.clients, on_client, not curve), (self.workers, self._on_worker, True),
-                    (self.events_in, self._on_event, True), (self.events_out, None, True)]
+        # subscriptions first: one that came before a client's STATUS is known before it
+        handlers = [(self.events_out, self._on_subscription, True),
+                    (self.clients, on_client, not curve), (self.workers, self._on_worker, True),
+                    (self.events_in, self._on_event, True)]
         while not stop.is_set():
             busy = False
             for sock, handler, copy in handlers:
-                # a socket's turn ends after BUDGET messages or TURN_S: a worker streaming
-                # ITEMS must not hold back client requests and the replies of commits
-                turn_ends = time.perf_counter() + TURN_S
-                for _ in range(BUDGET):
-                    try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK, copy=copy)
-                    except zmq.Again:
-                        break
-                    busy = True
-                    if handler is not None:
-                        self._safely(handler, frames)
-                    if time.perf_counter() > turn_ends:
-                        break
-                while self.inbox:  # what the writer committed goes out between turns
-                    busy = True
-                    self._safely(self._on_inbox, *self.inbox.popleft())
+                busy = self._turn(sock, handler, copy) or busy
             now = time.time()
             if now >= self.state.next_deadline():
                 self._safely(self._tick, now)
@@ -154,6 +143,32 @@ class BrokerActor:
                 continue
             timeout = max(0.0, self.state.next_deadline() - time.time())
             await self._sleep(min(timeout, 0.5))
+
+    def _turn(self, sock: zmq.Socket[Any], handler: Any, copy: bool) -> bool:
+        """One socket's turn: at most BUDGET messages or TURN_S (a worker streaming ITEMS
+        must not hold back client requests and the replies of commits); then what the
+        writer committed meanwhile goes out.  True if anything was done."""
+        busy = False
+        turn_ends = time.perf_counter() + TURN_S
+        for _ in range(BUDGET):
+            try:
+                frames = recv_frames(sock, copy)
+            except zmq.Again:
+                break
+            busy = True
+            if handler is not None:
+                self._safely(handler, frames)
+            if time.perf_counter() > turn_ends:
+                break
+        return self._drain_inbox() or busy
+
+    def _drain_inbox(self) -> bool:
+        """Hand what the writer committed (and resolved STARTs) to the state."""
+        busy = False
+        while self.inbox:
+            busy = True
+            self._safely(self._on_inbox, *self.inbox.popleft())
+        return busy
 
     # --- inputs --------------------------------------------------------------------
 
@@ -234,6 +249,24 @@ class BrokerActor:
         if isinstance(msg, m.Progress):
             self._execute(self.state.handle_progress(msg, time.time()))
 
+    def _on_subscription(self, frames: list[bytes]) -> None:
+        """A topic prefix some subscriber took (\\x01) or the last one dropped (\\x00):
+        XPUB passes each only once, so this set is what anybody listens to."""
+        data = frames[0]
+        if data[:1] == b"\x01":
+            self.subscribed.add(data[1:])
+        elif data[:1] == b"\x00":
+            self.subscribed.discard(data[1:])
+
+    def _listened(self, topic: bytes) -> bool:
+        """Does a subscriber take topic?  (An EVENT nobody takes is not even encoded.)"""
+        subs = self.subscribed
+        if not subs:
+            return False
+        if b"job/" in subs or topic in subs or b"" in subs:
+            return True
+        return any(topic.startswith(prefix) for prefix in subs)
+
     def _on_inbox(self, what: str, payload: Any) -> None:
         now = time.time()
         if what == "store":
@@ -265,7 +298,7 @@ class BrokerActor:
 
     def _send(self, sock: zmq.Socket[Any], peer: bytes, msg: m.Message, channel: str) -> None:
         try:
-            sock.send_multipart([peer, *codec.encode(msg, channel)], zmq.NOBLOCK)
+            send_frames(sock, [peer, *codec.encode(msg, channel)])
         except zmq.Again:
             self.state.counters["dropped"] += 1
         except zmq.ZMQError as exc:
@@ -281,8 +314,10 @@ class BrokerActor:
             elif isinstance(effect, ToWorker):
                 self._send(self.workers, effect.peer, effect.msg, "broker")
             elif isinstance(effect, Publish):
+                if not self._listened(codec.topic(effect.msg.job)):
+                    continue
                 try:
-                    self.events_out.send_multipart(codec.encode(effect.msg, "event"), zmq.NOBLOCK)
+                    send_frames(self.events_out, codec.encode(effect.msg, "event"))
                 except zmq.Again:
                     self.state.counters["dropped"] += 1
             elif isinstance(effect, Persist):

@@ -165,17 +165,33 @@ def _json_or_null(value: Any) -> str:
     return "null" if value is None else json.dumps(value, allow_nan=False)
 
 
+_ERROR, _RESULT = COLUMNS.index("error"), COLUMNS.index("result")
+
+
 def job_row(job: Job) -> tuple[Any, ...]:
-    """An immutable snapshot of the job for the writer thread (COLUMNS order)."""
+    """An immutable snapshot of the job for the writer thread (COLUMNS order).
+
+    paths and params are JSON text (checked at START: a job the store cannot hold is
+    refused there); error and result are the job's maps themselves, which the broker only
+    ever replaces, never changes, and which the writer thread turns into JSON (stored_job).
+    """
     fixed = job.fixed_json
     if fixed is None:
         fixed = job.fixed_json = (json.dumps(job.paths, allow_nan=False),
                                   json.dumps(job.params, allow_nan=False))
     return (job.id, job.kind, fixed[0], fixed[1], job.priority, job.dry_run, job.status,
             job.attempts, job.max_attempts, job.created, job.started, job.updated, job.finished,
-            _json_or_null(job.error), job.cancel_requested, job.seq,
-            _json_or_null(job.result), job.total, job.processed, job.succeeded, job.skipped,
-            job.failed, job.current, job.rate, job.planned, job.batches, job.retry_of)
+            job.error, job.cancel_requested, job.seq, job.result, job.total, job.processed,
+            job.succeeded, job.skipped, job.failed, job.current, job.rate, job.planned,
+            job.batches, job.retry_of)
+
+
+def stored_job(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A job_row as the store takes it: error and result as JSON text (writer thread)."""
+    values = list(row)
+    values[_ERROR] = _json_or_null(values[_ERROR])
+    values[_RESULT] = _json_or_null(values[_RESULT])
+    return tuple(values)
 
 
 def job_from_row(row: tuple[Any, ...]) -> Job:

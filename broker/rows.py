@@ -33,12 +33,25 @@ def table_sql(table: str, fields: tuple[str, ...]) -> str:
 
 
 def insert_sql(table: str, fields: tuple[str, ...]) -> str:
-    return f"INSERT OR REPLACE INTO {table} VALUES ({', '.join('?' * (len(fields) + 1))})"
+    """One statement that stores a whole batch of rows, given as one JSON array (``stored``).
+
+    SQLite unpacks it and inserts every row in one step with the GIL released; an
+    executemany binds row by row in Python and takes the GIL back after every row, which
+    made the writer thread wait behind the actor for each one under item load.
+    """
+    columns = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(fields) + 1))
+    return f"INSERT OR REPLACE INTO {table} SELECT {columns} FROM json_each(?)"
+
+
+def stored(rows: tuple[tuple[Any, ...], ...]) -> str:
+    """Rows as the store takes them (insert_sql): one JSON array, its maps as JSON objects,
+    which SQLite keeps as JSON text.  In the writer thread, off the actor."""
+    return json.dumps(rows, allow_nan=False)
 
 
 def _index(row: dict[str, Any]) -> int | None:
     i = row.get("i")
-    if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+    if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < 2**63:
         return None
     return i
 
@@ -51,18 +64,6 @@ def text(value: Any, limit: int = TEXT_LIMIT) -> str:
 def a_map(value: Any) -> dict[str, Any]:
     """A map field: the value if it is a map, else ``{}``."""
     return value if isinstance(value, dict) else {}
-
-
-def stored(rows: tuple[tuple[Any, ...], ...], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """Rows as the store takes them: their map fields as JSON text (in the writer thread)."""
-    at = [i + 1 for i, f in enumerate(fields) if f in JSON_FIELDS]
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in at:
-            values[i] = json.dumps(values[i], allow_nan=False)
-        out.append(tuple(values))
-    return out
 
 
 def millis(value: Any) -> int:

@@ -21,7 +21,8 @@ from typing import Any
 
 from medialoom.private import private_files
 
-from .jobs import COLUMNS, Job, job_from_row
+from .checkpoint import Checkpointer
+from .jobs import COLUMNS, Job, job_from_row, stored_job
 from .reads import StoreReads
 from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, stored, table_sql
 
@@ -155,6 +156,16 @@ class Store(StoreReads):
 
     def _serve(self) -> None:
         conn = connect(self.path, self.sync)
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer does it, beside us
+        checkpointer = Checkpointer(self.path)
+        checkpointer.start()
+        try:
+            self._write_loop(conn)
+        finally:
+            checkpointer.stop()
+            conn.close()
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
         data: deque[tuple[Any, ...]] = deque()  # data-plane writes not committed, in order
         waiting: Counter[str] = Counter()  # job id -> its writes in ``data``
         stop = False
@@ -165,18 +176,23 @@ class Store(StoreReads):
             if None in batch:
                 stop = True
                 batch = [b for b in batch if b is not None]
-            writes, reads = self._plan_commit(batch, data, waiting, data_turn)
-            # control writes may commit alone (short) right after one that took item rows;
-            # one that did not makes the next one take them (data never starves)
-            data_turn = not any(len(w) == 5 for w in writes)
+            writes, reads, free = self._plan_commit(batch, data, waiting, data_turn)
             done_writes: list[tuple[Any, bool]] = []
             done_reads: list[tuple[int, Any]] = []
             if writes:
-                failed = self._commit_all(conn, writes)
+                failed, left = self._commit_all(conn, writes, free)
+                for w in reversed(left):  # preempted: first in the next transaction's data
+                    data.appendleft(w)
+                    waiting[w[3]] += 1
+                if left:
+                    writes = writes[:len(writes) - len(left)]
                 done_writes = [(w[2], i not in failed) for i, w in enumerate(writes)]
                 failed_batches = failed_batches + 1 if len(failed) == len(writes) else 0
                 if failed_batches >= MAX_FAILED_BATCHES:
                     raise RuntimeError(f"{failed_batches} write batches in a row failed")
+            # control writes may commit alone (short) right after one that took item rows;
+            # one that did not makes the next one take them (data never starves)
+            data_turn = not any(len(w) == 5 for w in writes)
             for _, name, args, token in reads:
                 try:
                     done_reads.append((token, getattr(self, f"_read_{name}")(conn, *args)))
@@ -185,7 +201,6 @@ class Store(StoreReads):
                     done_reads.append((token, exc))
             if (done_writes or done_reads) and self._on_done is not None:
                 self._on_done(done_writes, done_reads)
-        conn.close()
 
     def _drain(self, block: bool) -> list[tuple[Any, ...] | None]:
         """What is queued (waiting for the first entry if block), at most MAX_BATCH entries."""
@@ -202,8 +217,10 @@ class Store(StoreReads):
     @staticmethod
     def _plan_commit(batch: list[tuple[Any, ...]], data: deque[tuple[Any, ...]],
                      waiting: Counter[str], data_turn: bool = True,
-                     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """The writes of the next transaction, in commit order, and the reads after it.
+                     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+        """The writes of the next transaction, in commit order, the reads after it, and
+        the index from which on the writes are data that nothing in the batch waits for
+        (the transaction may end before them when a control write arrives: _commit).
 
         Control writes (job rows, cancel flags, deletes) go first, in arrival order;
         data writes (item and plan rows of one job) wait in ``data`` and fill the rest
@@ -240,6 +257,7 @@ class Store(StoreReads):
             else:
                 take(jobs)
                 writes.append(entry)
+        free = len(writes)
         budget = DATA_ROWS_PER_COMMIT if data_turn or not writes else 0
         while data and budget > 0:
             w = data.popleft()
@@ -248,13 +266,16 @@ class Store(StoreReads):
                 del waiting[w[3]]
             writes.append(w)
             budget -= w[4]
-        return writes, reads
+        return writes, reads, free
 
-    def _commit_all(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> set[int]:
-        """Commit writes in one transaction; if that fails, each on its own: the failed ones."""
+    def _commit_all(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]],
+                    free: int | None = None) -> tuple[set[int], list[tuple[Any, ...]]]:
+        """Commit writes in one transaction; if that fails, each on its own.  The failed
+        ones (indices), and the data writes from ``free`` on that were left out because a
+        new entry arrived in the queue meanwhile (a control write must not wait for them)."""
         try:
-            self._commit(conn, writes)
-            return set()
+            done = self._commit(conn, writes, len(writes) if free is None else free)
+            return set(), writes[done:]
         except Exception:
             log.exception("a group commit of %d writes failed; retrying them one by one",
                           len(writes))
@@ -268,28 +289,36 @@ class Store(StoreReads):
                 log.exception("a write failed and was not stored")
                 self._rollback(conn)
                 failed.add(i)
-        return failed
+        return failed, []
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
-    def _commit(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]]) -> None:
+    def _commit(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]],
+                free: int | None = None) -> int:
+        """Apply writes in one transaction and commit: how many were applied.  From index
+        ``free`` on, once one of them is applied, the rest is left when the queue has a
+        new entry (data keeps moving, one write per transaction at least)."""
         jobs: dict[str, tuple[Any, ...]] = {}
         conn.execute("BEGIN")
-        for write in writes:
+        applied = len(writes)
+        for n, write in enumerate(writes):
+            if free is not None and n > free and not self._queue.empty():
+                applied = n
+                break
             for op in write[1]:
                 self.ops += 1
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
                 elif op[0] == "items":
-                    conn.executemany(_INSERT_ITEM, stored(op[1], ITEM_FIELDS))
+                    conn.execute(_INSERT_ITEM, (stored(op[1]),))
                 elif op[0] == "plan":
-                    conn.executemany(_INSERT_PLAN, stored(op[1], PLAN_FIELDS))
+                    conn.execute(_INSERT_PLAN, (stored(op[1]),))
                 else:
                     if jobs:
-                        conn.executemany(_INSERT_JOB, jobs.values())
+                        conn.executemany(_INSERT_JOB, map(stored_job, jobs.values()))
                         jobs.clear()
                     if op[0] == "barrier":
                         pass  # orders a reply after the job's earlier writes; stores nothing
@@ -307,9 +336,10 @@ class Store(StoreReads):
                     elif op[0] == "purge":
                         self._purge(conn, op[1])
         if jobs:
-            conn.executemany(_INSERT_JOB, jobs.values())
+            conn.executemany(_INSERT_JOB, map(stored_job, jobs.values()))
         conn.execute("COMMIT")
         self.commits += 1
+        return applied
 
     @staticmethod
     def _purge(conn: sqlite3.Connection, cutoff: float) -> None:

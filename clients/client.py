@@ -22,7 +22,7 @@ from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
-from medialoom.sockets import BULK_HWM, make_socket
+from medialoom.sockets import BULK_HWM, make_socket, recv_frames, send_frames
 
 #: the names this module has always offered (the values live in protocol/constants.py)
 DEFAULT_EVENTS, TERMINAL = DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
@@ -140,17 +140,25 @@ class _Api:
 
 
 class AsyncClient(_Api):
-    """asyncio client; requests may run concurrently (pipelined by rid)."""
+    """asyncio client; requests may run concurrently (pipelined by rid).
+
+    Its DEALER is a plain socket drained from the event loop through its FD, as the
+    broker's actor does (broker/actor.py): zmq.asyncio's futures, selector hops and
+    poller cost more per message than the request itself.  ZMQ_FD is edge-triggered, so
+    after every send the socket is checked for replies that arrived meanwhile.
+    """
 
     def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
                  timeout_s: float = 5.0, ctx: zmq.asyncio.Context | None = None,
                  curve: Curve | None = None) -> None:
         super().__init__(endpoint, events, timeout_s, curve)
         self.ctx = ctx or zmq.asyncio.Context.instance()
-        self.sock = make_socket(self.ctx, zmq.DEALER, connect=endpoint, sndhwm=0, rcvhwm=0,
-                                curve=curve)
+        # a plain socket on the same underlying context (watch's SUB stays asyncio)
+        self.sock = make_socket(zmq.Context.shadow(self.ctx.underlying), zmq.DEALER,
+                                connect=endpoint, sndhwm=0, rcvhwm=0, curve=curve)
         self._pending: dict[int, asyncio.Future[m.Reply | m.Error]] = {}
-        self._reader: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = self.sock.getsockopt(zmq.FD)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -159,18 +167,33 @@ class AsyncClient(_Api):
         await self.close()
 
     async def close(self) -> None:
-        """Stop the reader and close the socket."""
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except asyncio.CancelledError:
-                pass
+        """Stop reading and close the socket."""
+        self._unwatch()
         self.sock.close(linger=0)
 
-    async def _read(self) -> None:
+    def _unwatch(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._fd)
+
+    def _watch(self) -> asyncio.AbstractEventLoop:
+        """The running loop, reading replies from the socket's FD from now on."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._unwatch()  # a Client.watch loop before this one
+            loop.add_reader(self._fd, self._drain)
+            self._loop = loop
+        return loop
+
+    def _drain(self) -> None:
+        """Every reply that has arrived, to the request waiting for it."""
         while True:
-            frames = await self.sock.recv_multipart()
+            try:
+                frames = recv_frames(self.sock)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:  # closed meanwhile
+                return
             try:
                 msg = codec.decode(frames, "reply")
             except MedialoomError:
@@ -181,16 +204,29 @@ class AsyncClient(_Api):
 
     async def request(self, msg: Any, timeout_s: float | None = -1.0) -> m.Reply | m.Error:
         """Send one request and await its reply (timeout None waits forever)."""
-        if self._reader is None:
-            self._reader = asyncio.get_running_loop().create_task(self._read())
-        fut: asyncio.Future[m.Reply | m.Error] = asyncio.get_running_loop().create_future()
+        loop = self._watch()
+        fut: asyncio.Future[m.Reply | m.Error] = loop.create_future()
         self._pending[msg.rid] = fut
-        await self.sock.send_multipart(codec.encode(msg, "client"))
+        timeout = self.timeout_s if timeout_s == -1.0 else timeout_s
+        timer = None if timeout is None else loop.call_later(timeout, _expire, fut)
         try:
-            return await asyncio.wait_for(fut, self.timeout_s if timeout_s == -1.0 else timeout_s)
+            frames = codec.encode(msg, "client")
+            while True:
+                try:
+                    send_frames(self.sock, frames)
+                    break
+                except zmq.Again:  # no queue for the broker yet (sndhwm 0 is unbounded)
+                    await asyncio.sleep(0.001)
+                    if fut.done():
+                        break
+            if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                loop.call_soon(self._drain)  # the send may have taken the FD's edge
+            return await fut
         except TimeoutError:
             raise self._unreachable() from None
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(msg.rid, None)
 
     async def _call(self, msg: Any, key: str | None) -> Any:
@@ -258,6 +294,11 @@ class AsyncClient(_Api):
                     return
         finally:
             sub.close(linger=0)
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 class Client(_Api):

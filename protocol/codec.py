@@ -39,11 +39,19 @@ def _pack(body: dict[str, Any]) -> bytes:
     return msgpack.packb(body, use_bin_type=True)
 
 
+#: class -> its field names in order (dataclasses.fields per message cost more than packing)
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def body_of(msg: Message) -> dict[str, Any]:
     """The wire map of a message: ``cmd`` first, then its fields in order."""
+    cls = type(msg)
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(msg))  # type: ignore[arg-type]
     body: dict[str, Any] = {"cmd": msg.WORD}  # type: ignore[union-attr]
-    for f in dataclasses.fields(msg):  # type: ignore[arg-type]
-        body[f.name] = getattr(msg, f.name)
+    for name in names:
+        body[name] = getattr(msg, name)
     return body
 
 

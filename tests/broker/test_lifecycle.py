@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from medialoom.broker.lifecycle import FINISH, TRANSITIONS, IllegalTransition, next_status
-from medialoom.broker.rows import ITEM_FIELDS, item_row, millis, plan_row, record, stored
+from medialoom.broker.rows import (
+    ITEM_FIELDS,
+    insert_sql,
+    item_row,
+    millis,
+    plan_row,
+    record,
+    stored,
+    table_sql,
+)
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import JOB_STATUSES, TERMINAL_STATUSES
 from tests.broker.test_state import C1, W1, make, ready, start, to_workers
@@ -55,7 +66,10 @@ def test_rows_keep_what_fits_and_come_back_as_the_wire_map() -> None:
                          "duration_ms": 2.6, "details": {"k": [1]}})
     assert row is not None
     assert row[1] == 3 and len(row[3]) == 64 and row[4] == "" and row[5] == 3
-    back = record(ITEM_FIELDS, stored((row,), ITEM_FIELDS)[0][1:])  # as the writer stores it
+    conn = sqlite3.connect(":memory:")
+    conn.execute(table_sql("items", ITEM_FIELDS))
+    conn.execute(insert_sql("items", ITEM_FIELDS), (stored((row,)),))  # as the writer stores it
+    back = record(ITEM_FIELDS, conn.execute("SELECT * FROM items").fetchone()[1:])
     assert back == {"i": 3, "path": "/a", "status": ("ok" * 100)[:64], "message": "",
                     "duration_ms": 3, "details": {"k": [1]}}
     assert item_row("J", {"i": -1}) is None and item_row("J", {"i": True}) is None
@@ -64,20 +78,21 @@ def test_rows_keep_what_fits_and_come_back_as_the_wire_map() -> None:
 
 
 def test_a_job_row_has_every_column_in_order_and_reads_back() -> None:
-    from medialoom.broker.jobs import COLUMNS, Job, job_from_row, job_row
+    from medialoom.broker.jobs import COLUMNS, Job, job_from_row, job_row, stored_job
     job = Job(id="J", kind="scan", paths=["/a", "/b"], params={"x": [1, 2.5]}, priority=1,
               dry_run=True, created=1.5, max_attempts=3, status="running", attempts=2,
               started=2.0, updated=3.0, error={"code": "c", "message": "m"},
               cancel_requested=True, seq=7, result={"r": 1}, total=9, processed=4,
               succeeded=3, skipped=1, current="/a/x", rate=2.5, planned=True, batches=5,
               retry_of="K")
-    row = job_row(job)
+    row = stored_job(job_row(job))
     assert len(row) == len(COLUMNS)
     back = job_from_row(row)
     for name in COLUMNS:
         assert getattr(back, name) == getattr(job, name), name
     job.error = None
-    assert row[COLUMNS.index("error")] != job_row(job)[COLUMNS.index("error")] == "null"
+    assert row[COLUMNS.index("error")] != stored_job(job_row(job))[COLUMNS.index("error")] \
+        == "null"
 
 
 def test_a_webhook_job_of_one_kind_goes_before_queued_normal_jobs_of_another() -> None:

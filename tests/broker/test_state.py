@@ -292,8 +292,8 @@ def test_every_state_change_is_published() -> None:
 
 
 def _copy(job: Job) -> Job:
-    from medialoom.broker.jobs import job_from_row, job_row
-    return job_from_row(job_row(job))
+    from medialoom.broker.jobs import job_from_row, job_row, stored_job
+    return job_from_row(stored_job(job_row(job)))
 
 
 def test_params_that_cannot_be_stored_are_refused() -> None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from medialoom.broker import store as store_module
 from medialoom.broker.jobs import job_row
 from medialoom.broker.store import DATA_ROWS_PER_COMMIT, Store, connect, load_active
 from tests.broker.test_store import job
@@ -79,3 +80,36 @@ def test_a_job_row_or_read_about_a_job_waits_for_that_job_s_items(tmp_path: Path
     assert flat.index("A finished") > flat.index("A items 9")
     assert flat.index("C barrier") > flat.index("C items 9")
     assert flat.index("C tally") > flat.index("C items 9")
+
+
+def test_a_control_write_that_arrives_during_an_item_transaction_ends_it_early(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """The writer leaves the rest of a transaction's item rows for later when a START comes
+    in while it inserts them: the START waits for one ITEMS batch, not for the row budget."""
+    path = str(tmp_path / "s.sqlite3")
+    store = Store(path)
+    real_connect = store_module.connect
+
+    def connect_traced(*args: Any) -> Any:
+        conn = real_connect(*args)
+
+        def trace(statement: str) -> None:
+            if "INTO items" in statement and not injected:
+                injected.append(statement)
+                store.write((("job", job_row(job("B"))),), "B started")  # arrives meanwhile
+        conn.set_trace_callback(trace)
+        return conn
+
+    injected: list[str] = []
+    monkeypatch.setattr(store_module, "connect", connect_traced)
+    store.write((("job", job_row(job("A"))),), "A created")
+    for batch in range(20):
+        store.write((("items", items("A", batch * 256, 256)),), f"A items {batch}")
+    order = commits(store, 22)
+    flat = [t for c in order for t in c]
+    assert injected, "the writer never inserted item rows"
+    assert order[0] == ["A created", "A items 0"]  # the transaction ended after one batch
+    assert order[1] == ["B started"]  # alone, ahead of the rest
+    assert [t for t in flat if t.startswith("A items")] == [f"A items {b}" for b in range(20)]
+    with connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 20 * 256

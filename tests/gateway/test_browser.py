@@ -148,14 +148,16 @@ def test_cancel_a_long_job_shows_cancelled_and_partial_results(
     clicked = time.monotonic()
     page.locator("#btn-cancel").click()
     expect(page.locator("#job-status")).to_have_text("cancelled", timeout=5_000)
-    rows = page.locator("#results-table tbody tr")
-    expect(rows.first).not_to_contain_text("No item results", timeout=3_000)
-    assert time.monotonic() - clicked < 5
-    count = page.locator("#results-count").inner_text()
-    done = int(count.split()[0])
-    assert 0 < done < 600, count
+    assert time.monotonic() - clicked < 8  # prompt, not the job's 60 s
     job_id = page.url.rsplit("/", 1)[-1]
-    assert get_json(gateway_process, f"/api/v1/jobs/{job_id}")["progress"]["processed"] == done
+    done = get_json(gateway_process, f"/api/v1/jobs/{job_id}")["progress"]["processed"]
+    assert 0 < done < 600, done
+    # the partial results, all of them: a page asked while the job ran (and answered late)
+    # must not stay over the one asked at the cancel
+    expect(page.locator("#results-count")).to_have_text(
+        f"{done} item{'s' * (done != 1)}", timeout=5_000)
+    rows = page.locator("#results-table tbody tr")
+    expect(rows.first).not_to_contain_text("No item results")
     expect(page.locator("#btn-cancel")).to_be_hidden()
     expect(page.locator("#btn-clear")).to_be_visible()
     expect(page.locator("#job-meta")).to_contain_text("took")

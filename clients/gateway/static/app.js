@@ -565,12 +565,15 @@ function jobPage(id) {
 
   async function loadResults() {
     results.loadedAt = Date.now();
+    const mine = (results.asked = (results.asked || 0) + 1);
     const q = new URLSearchParams({ limit: results.limit, offset: results.offset });
     if (results.status) q.set("status", results.status);
     try {
       const data = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}/results?${q}`);
       const body = $("#results-table tbody");
-      if (!body) return;
+      // answers can come back out of order (a slow one asked while the job ran): only
+      // the last one asked is shown, never an older page over a newer one
+      if (!body || mine !== results.asked) return;
       const probe = job && job.kind === "probe";
       body.innerHTML = data.items.length ? data.items.map((r) => {
         if (probe) return media.probeRows(r, relative(r.path));
@@ -593,12 +596,13 @@ function jobPage(id) {
 
   async function loadPlan() {
     if ($("#plan-card").hidden) return;
+    const mine = (plan.asked = (plan.asked || 0) + 1);
     const q = new URLSearchParams({ limit: plan.limit, offset: plan.offset });
     if (plan.status) q.set("status", plan.status);
     try {
       const data = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}/plan?${q}`);
       const body = $("#plan-table tbody");
-      if (!body) return;
+      if (!body || mine !== plan.asked) return; // an older answer than one already asked
       const audio = (job && job.kind === "audio-default") || data.ops.some((op) => op.op === "audio-default");
       $("#plan-table thead").innerHTML = audio ? media.AUDIO_PLAN_HEAD : PLAN_HEAD;
       body.innerHTML = data.ops.length ? data.ops.map((op) => {

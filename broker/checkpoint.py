@@ -1,0 +1,53 @@
+"""WAL checkpoints off the writer thread.
+
+SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL size limit:
+it copies the WAL into the database file and syncs it, which under item load took the
+writer 100 ms and more, and every control write queued meanwhile waited for it.  The
+writer connection turns automatic checkpoints off; this thread runs a PASSIVE checkpoint
+on its own connection every INTERVAL_S instead, which works beside the writer (it
+never takes the write lock, so commits go on while it copies and syncs).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+log = logging.getLogger(__name__)
+
+#: seconds between two checkpoints
+INTERVAL_S = 0.5
+
+
+class Checkpointer:
+    """A thread that checkpoints the WAL of ``path`` until stopped."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="medialoom-checkpoint",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the checkpoint under way, if any."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=1000")
+            while not self._stop.wait(INTERVAL_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.runs += 1
+                except sqlite3.Error as exc:  # busy or I/O: the next round tries again
+                    log.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            conn.close()
