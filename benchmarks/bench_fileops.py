@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,35 +121,43 @@ def bench_rename(tmp: str, files: int, runs: int, plan_only: bool = False) -> No
     for workers in (1, 2):
         parts = [[lib]] if workers == 1 else [[os.path.join(lib, p)] for p in PART_NAMES]
         cold, warm = Plans(), Plans()
+        applied: Callable[[], None] | None = None
         for run in range(runs):
             with Fabric(workers=workers, root=tmp) as f:
                 dry_run(f, parts, files, cold)
                 dry_run(f, parts, files, warm)
                 if run == runs - 1 and not plan_only:
-                    apply_and_roll_back(f, lib, parts, files, workers)
+                    applied = apply_and_roll_back(f, lib, parts, files, workers)
         procs = f"{workers} worker process{'es' * (workers > 1)}"
         how = "1 job over the library" if workers == 1 else "2 jobs at once, one per folder"
         show_plans("cold", procs, how, workers, cold)
         show_plans("warm", procs, how, workers, warm)
+        if applied is not None:
+            applied()
 
 
 def apply_and_roll_back(f: Fabric, lib: str, parts: list[list[str]], files: int,
-                        workers: int) -> None:
-    """A real run (plan + rename) and its rollback, one run each."""
+                        workers: int) -> Callable[[], None]:
+    """A real run (plan + rename) and its rollback, one run each; what prints the figures."""
     before = snapshot(lib)
     jobs, apply_span, apply_wall = run_jobs(f, [("rename", p, PARAMS, False) for p in parts])
     renamed = sum(j["result"].get("renamed", 0) for j in jobs)
     back, rb_span, _ = run_jobs(f, [("rollback", [], {"job": j["id"]}, False) for j in jobs])
     rb_ops = sum(j["result"]["operations"] for j in back)
     restored = snapshot(lib) == before
+    if not restored:
+        raise RuntimeError("the rollback did not restore the tree")
+    return lambda: show_applied(workers, files, apply_span, apply_wall, renamed, rb_ops, rb_span)
+
+
+def show_applied(workers: int, files: int, apply_span: float, apply_wall: float, renamed: int,
+                 rb_ops: int, rb_span: float) -> None:
     procs = f"{workers} worker process{'es' * (workers > 1)}"
     show("ours", f"rename APPLY (plan + rename, real run, after the dry runs), {procs}, all "
          "workers", [files / apply_span], "files/s", note=f"{files / apply_wall:,.0f} wall; "
          f"{renamed:,} renamed; one run")
     show("ours", f"rollback of that apply, {procs}", [rb_ops / rb_span], "ops/s",
-         note=f"{rb_ops:,} ops; tree restored: {'yes' if restored else 'NO'}; one run")
-    if not restored:
-        raise RuntimeError("the rollback did not restore the tree")
+         note=f"{rb_ops:,} ops; tree restored: yes; one run")
 
 
 # --- 3. dedupe ----------------------------------------------------------------------------
