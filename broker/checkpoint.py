@@ -6,18 +6,28 @@ writer 100 ms and more, and every control write queued meanwhile waited for it. 
 writer connection turns automatic checkpoints off; this thread runs a PASSIVE checkpoint
 on its own connection every INTERVAL_S instead, which works beside the writer (it
 never takes the write lock, so commits go on while it copies and syncs).
+
+A checkpoint that runs while the writer appends cannot finish (frames keep coming), and
+only a finished one lets the next transaction start the WAL over; so the writer also
+checkpoints itself (``WalBound.after_commit``): when nothing waits for it (most frames
+are copied already, it is short), or, under load that never lets it idle, once the WAL
+has grown past MAX_WAL_BYTES.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
 #: seconds between two checkpoints
 INTERVAL_S = 0.5
+#: a WAL this large is checkpointed by the writer even when requests wait for it
+MAX_WAL_BYTES = 256 << 20
 
 
 class Checkpointer:
@@ -51,3 +61,29 @@ class Checkpointer:
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
             conn.close()
+
+
+class WalBound:
+    """The writer's own checkpoints, which let the WAL start over (see the module doc)."""
+
+    def __init__(self, path: str) -> None:
+        self.wal = f"{path}-wal"
+        self.next_look = 0.0
+        self.runs = 0
+
+    def after_commit(self, conn: sqlite3.Connection, idle: bool) -> None:
+        """Checkpoint if the WAL holds frames and nothing waits, or it is over the bound."""
+        now = time.monotonic()
+        if now < self.next_look:
+            return
+        self.next_look = now + INTERVAL_S
+        try:
+            size = os.path.getsize(self.wal)
+        except OSError:
+            return
+        if size and (idle or size > MAX_WAL_BYTES):
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.runs += 1
+            except sqlite3.Error as exc:
+                log.warning("WAL checkpoint failed: %s", exc)

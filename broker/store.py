@@ -21,7 +21,7 @@ from typing import Any
 
 from medialoom.private import private_files
 
-from .checkpoint import Checkpointer
+from .checkpoint import Checkpointer, WalBound
 from .jobs import COLUMNS, Job, job_from_row, stored_job
 from .reads import StoreReads
 from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, stored, table_sql
@@ -160,12 +160,12 @@ class Store(StoreReads):
         checkpointer = Checkpointer(self.path)
         checkpointer.start()
         try:
-            self._write_loop(conn)
+            self._write_loop(conn, WalBound(self.path))
         finally:
             checkpointer.stop()
             conn.close()
 
-    def _write_loop(self, conn: sqlite3.Connection) -> None:
+    def _write_loop(self, conn: sqlite3.Connection, wal: WalBound) -> None:
         data: deque[tuple[Any, ...]] = deque()  # data-plane writes not committed, in order
         waiting: Counter[str] = Counter()  # job id -> its writes in ``data``
         stop = False
@@ -201,6 +201,8 @@ class Store(StoreReads):
                     done_reads.append((token, exc))
             if (done_writes or done_reads) and self._on_done is not None:
                 self._on_done(done_writes, done_reads)
+            if writes:
+                wal.after_commit(conn, idle=not data and self._queue.empty())
 
     def _drain(self, block: bool) -> list[tuple[Any, ...] | None]:
         """What is queued (waiting for the first entry if block), at most MAX_BATCH entries."""

@@ -113,3 +113,39 @@ def test_a_control_write_that_arrives_during_an_item_transaction_ends_it_early(
     assert [t for t in flat if t.startswith("A items")] == [f"A items {b}" for b in range(20)]
     with connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 20 * 256
+
+
+def test_the_wal_starts_over_after_the_writer_had_a_quiet_moment(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Automatic checkpoints are off (they stalled commits); the writer's own checkpoint,
+    when nothing waits, lets the next transaction reuse the WAL instead of growing it
+    (the background checkpointer is switched off here: it cannot finish under load)."""
+    import os
+    import time
+    monkeypatch.setattr(store_module.Checkpointer, "start", lambda self: None)
+    path = str(tmp_path / "s.sqlite3")
+    store = Store(path)
+    done: queue.Queue[Any] = queue.Queue()
+    store.start(lambda writes, reads: done.put(len(writes)))
+
+    def burst(first: int) -> None:
+        for batch in range(20):
+            store.write((("items", items("A", first + batch * ROWS)),), "items")
+        got = 0
+        while got < 20:
+            got += done.get(timeout=30)
+
+    try:
+        store.write((("job", job_row(job("A"))),), "A")
+        done.get(timeout=30)
+        burst(0)
+        grown = os.path.getsize(f"{path}-wal")
+        time.sleep(0.6)  # the writer looks at the WAL at most every 0.5 s
+        store.write((("barrier", "A"),), "quiet")  # a commit with nothing behind it
+        done.get(timeout=30)
+        burst(20 * ROWS)
+        assert os.path.getsize(f"{path}-wal") < grown * 1.5, "the WAL grew instead of restarting"
+    finally:
+        store.stop()
+    with connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 40 * ROWS
