@@ -50,6 +50,7 @@ from medialoom.protocol.constants import MAX_PAGE
 
 from . import tools
 from .errors import JobCancelled, PathForbidden
+from .pathmap import real_roots
 from .specs import KindSpec, builtin_specs
 from .tools import ToolResult
 from .wire import wire_safe
@@ -64,6 +65,7 @@ ITEM_BATCH = 256
 PROGRESS_INTERVAL_S = 0.1
 #: seconds a kind has, after a cancel, to reach a checkpoint before its task is cancelled
 CANCEL_GRACE_S = 0.5
+
 
 
 class Reporter(Protocol):
@@ -102,7 +104,7 @@ class JobContext:
         self.outcome = (spec or builtin_specs().get(kind) or KindSpec(kind)).outcome
         #: operations added to the plan so far (the total sent when it is complete)
         self.planned = 0
-        self.roots = [os.path.realpath(r) for r in roots]
+        self.roots = real_roots(roots)
         self.result: dict[str, Any] = {}
         self._reporter = reporter
         self._cancel = asyncio.Event()
