@@ -59,6 +59,7 @@ class BrokerActor:
         self.sockets = [self.clients, self.workers, self.events_in, self.events_out]
         #: topic prefixes subscribers take on events_out (XPUB's subscription messages)
         self.subscribed: set[bytes] = set()
+        state.heard = lambda job_id: self._listened(codec.topic(job_id))
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
@@ -314,7 +315,7 @@ class BrokerActor:
             elif isinstance(effect, ToWorker):
                 self._send(self.workers, effect.peer, effect.msg, "broker")
             elif isinstance(effect, Publish):
-                if not self._listened(codec.topic(effect.msg.job)):
+                if effect.msg is None:  # nobody subscribed: the state did not build it
                     continue
                 try:
                     send_frames(self.events_out, codec.encode(effect.msg, "event"))

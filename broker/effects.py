@@ -32,9 +32,13 @@ class ToWorker:
 
 @dataclass(frozen=True, slots=True)
 class Publish:
-    """Publish an event to subscribers."""
+    """Publish an event to subscribers (None: nobody takes its topic, it is not built)."""
 
-    msg: m.Event
+    msg: m.Event | None
+
+
+#: the Publish of an event nobody subscribed to: numbered (seq) but never built or sent
+UNHEARD = Publish(None)
 
 
 @dataclass(frozen=True, slots=True)

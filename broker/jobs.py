@@ -20,6 +20,8 @@ MAX_COUNT = 10**12
 MIN_RATE, MAX_ETA_S = 1e-6, 3.2e9
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two digits
+_SHIFTS = range(120, -1, -10)
 
 
 class JobIds:
@@ -34,11 +36,8 @@ class JobIds:
         if value <= self._last:
             value = self._last + 1
         self._last = value
-        chars = []
-        for _ in range(26):
-            chars.append(_CROCKFORD[value & 31])
-            value >>= 5
-        return "".join(reversed(chars))
+        # 130 bits as 13 pairs of base-32 digits, the most significant first
+        return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 @dataclass(slots=True)

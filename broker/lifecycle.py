@@ -14,7 +14,7 @@ from typing import Any
 
 from medialoom.protocol import messages as m
 
-from .effects import Effect, Persist, Publish, ToClient
+from .effects import UNHEARD, Effect, Persist, Publish, ToClient
 from .jobs import Job, job_map, job_row, progress_map
 
 #: (status, event) -> the new status.  ``new`` is a job being created by START.
@@ -79,6 +79,8 @@ class Lifecycle:
     def _event(self, job: Job, now: float) -> Publish:
         job.seq += 1
         self.counters["events"] += 1
+        if not self.heard(job.id):  # numbered all the same: seq counts every change
+            return UNHEARD
         return Publish(m.Event(job=job.id, seq=job.seq, status=job.status, kind=job.kind,
                                attempts=job.attempts, progress=progress_map(job), error=job.error,
                                ts=now))

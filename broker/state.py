@@ -74,6 +74,8 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
             m.Plan: self.handle_plan}
         #: request-token budgets shared by every worker (W:TOKEN, broker/tokens.py)
         self.budgets = Budgets()
+        #: does any subscriber take this job's events?  (the actor knows XPUB's subscriptions)
+        self.heard: Callable[[str], bool] = lambda job_id: True
         self.counters = {"requests": 0, "errors": 0, "dispatched": 0, "events": 0, "dropped": 0,
                          "internal": 0, "unknown_peer": 0, "stale": 0, "gaps": 0,
                          "refused": 0}
