@@ -102,7 +102,7 @@ async def deliver(gw: TestClient, app: str, body: Any, expect: int,
     r = await gw.request(method, f"/api/v1/webhooks/{app}{query}", data=data,
                          headers=basic(SECRET) if headers is None else headers)
     answer = await r.json()
-    assert r.status == expect, answer
+    assert r.status == expect, json.dumps(answer)  # whole: the roots and paths it names
     return answer
 
 
