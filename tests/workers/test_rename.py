@@ -3,11 +3,16 @@ dry run == apply, a retry after a simulated kill, rollback, failures, library ro
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import pwd
+import shutil
 import signal
+import tempfile
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -268,18 +273,46 @@ async def test_file_deleted_mid_run_is_vanished_and_the_job_continues(tmp_path: 
     assert names(tmp_path) == {"A - T0.mp3", "A - T1.mp3", "A - T3.mp3", "A - T4.mp3"}
 
 
-async def test_unwritable_folder_fails_its_items_and_the_job_continues(tmp_path: Path) -> None:
-    if not permission_bits_enforced(tmp_path):
-        pytest.skip("this process ignores permission bits (root); test_organize's "
-                    "unwritable-target test uses a real failure root meets too")
-    locked = tmp_path / "locked"
-    write_track(locked / "a.mp3", {"artist": "L", "title": "A"})
-    write_track(tmp_path / "b.mp3", {"artist": "F", "title": "B"})
-    locked.chmod(0o555)
+@contextlib.contextmanager
+def as_a_plain_user(tree: Path) -> Iterator[None]:
+    """Permission bits enforced while the block runs: as root, tree is handed to nobody and
+    the process takes nobody's effective uid (and root's back after); else nothing to do."""
+    if permission_bits_enforced(tree):
+        yield
+        return
+    nobody = pwd.getpwnam("nobody")
+    for path in [tree, *tree.rglob("*")]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    os.setegid(nobody.pw_gid)
+    os.seteuid(nobody.pw_uid)
     try:
-        result, ctx = await run_kind(KIND, [tmp_path], [tmp_path])
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def _reachable_by_anyone() -> Path:
+    """A scratch folder every user may reach (pytest's base temp is the test user's alone)."""
+    base = Path(tempfile.mkdtemp(prefix="medialoom-perm-", dir="/tmp"))
+    base.chmod(0o755)
+    return base
+
+
+async def test_unwritable_folder_fails_its_items_and_the_job_continues() -> None:
+    import concurrent.futures.thread  # noqa: F401 - imported while Python's files are readable
+    base = _reachable_by_anyone()
+    try:
+        locked = base / "locked"
+        write_track(locked / "a.mp3", {"artist": "L", "title": "A"})
+        write_track(base / "b.mp3", {"artist": "F", "title": "B"})
+        locked.chmod(0o555)
+        with as_a_plain_user(base):
+            assert permission_bits_enforced(base / "locked" / "..")
+            result, ctx = await run_kind(KIND, [base], [base])
     finally:
         locked.chmod(0o755)
+        shutil.rmtree(base)
     got = by_name(items(ctx._reporter))
     assert got["a.mp3"]["status"] == "failed"
     assert "permission denied" in got["a.mp3"]["message"] and str(locked) in \
