@@ -30,10 +30,11 @@ from typing import Any
 
 import zmq
 
+from medialoom.sockets import recv_frames, send_frames
+
 log = logging.getLogger("medialoom.worker")
 #: most messages one pump receives before the loop's other callbacks (the jobs) get a turn
 BUDGET = 256
-_MORE = zmq.SNDMORE | zmq.NOBLOCK
 
 
 class Channel:
@@ -95,7 +96,7 @@ class Channel:
         try:
             self._flush(sock)
             if last is not None:
-                sock.send_multipart(last, zmq.NOBLOCK)
+                send_frames(sock, last)
         except zmq.Again:  # a socket with no connection (a refused CURVE key) never sends
             pass
         sock.close(linger=linger_ms)
@@ -105,7 +106,7 @@ class Channel:
         """Up to limit messages that already sit in sock (one about to be closed)."""
         for _ in range(limit):
             try:
-                yield sock.recv_multipart(zmq.NOBLOCK)
+                yield recv_frames(sock)
             except zmq.Again:
                 return
 
@@ -115,11 +116,7 @@ class Channel:
             frames = out[0]
             # zmq.Again can only come from a message's first frame (a multipart message is
             # taken whole or not at all): then the head stays queued
-            if len(frames) == 2:  # every worker message, [tag, body]: cheaper than send_multipart
-                sock.send(frames[0], _MORE)
-                sock.send(frames[1], zmq.NOBLOCK)
-            else:
-                sock.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(sock, frames)
             out.popleft()
 
     def _pump(self) -> None:
@@ -137,7 +134,7 @@ class Channel:
             pass
         for _ in range(BUDGET):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = recv_frames(sock)
             except zmq.Again:
                 break
             try:

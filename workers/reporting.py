@@ -17,6 +17,7 @@ import zmq
 
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
+from medialoom.sockets import send_frames
 
 from .errors import JobFailed
 
@@ -40,7 +41,7 @@ class Reporting:
         frames = codec.encode(m.Progress(job=ctx.job_id, attempt=ctx.attempt,
                                          progress=self._progress(ctx)), "event")
         try:
-            self.pub.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(self.pub, frames)
         except zmq.Again:
             pass  # progress is lossy by design
 
