@@ -18,11 +18,12 @@ import zmq
 import zmq.asyncio
 
 from medialoom.certs import Curve
+from medialoom.clients.deadlines import Deadlines
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import DEFAULT_CLIENTS, DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
-from medialoom.sockets import BULK_HWM, make_socket, recv_frames, send_frames
+from medialoom.sockets import BULK_HWM, make_socket, send_frames
 
 #: the names this module has always offered (the values live in protocol/constants.py)
 DEFAULT_EVENTS, TERMINAL = DEFAULT_EVENTS_OUT, TERMINAL_STATUSES
@@ -145,7 +146,9 @@ class AsyncClient(_Api):
     Its DEALER is a plain socket drained from the event loop through its FD, as the
     broker's actor does (broker/actor.py): zmq.asyncio's futures, selector hops and
     poller cost more per message than the request itself.  ZMQ_FD is edge-triggered, so
-    after every send the socket is checked for replies that arrived meanwhile.
+    after the sends of a loop turn the socket is read for replies that arrived meanwhile
+    (once per turn: a check per send cost a system call each).  Timeouts share one timer
+    (clients/deadlines.py) instead of a ``call_later`` per request.
     """
 
     def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
@@ -158,7 +161,12 @@ class AsyncClient(_Api):
                                 connect=endpoint, sndhwm=0, rcvhwm=0, curve=curve)
         self._pending: dict[int, asyncio.Future[m.Reply | m.Error]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines: Deadlines | None = None
         self._fd = self.sock.getsockopt(zmq.FD)
+        # a send may take the FD's edge: the socket is read once after the sends of a loop
+        # turn (not once per send), unless a read came after the last of them
+        self._unread = False  # sent since the socket was last read to the end
+        self._check_soon = False  # _after_sends is scheduled
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -173,8 +181,11 @@ class AsyncClient(_Api):
 
     def _unwatch(self) -> None:
         loop, self._loop = self._loop, None
+        deadlines, self._deadlines = self._deadlines, None
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self._fd)
+            if deadlines is not None:
+                deadlines.close()
 
     def _watch(self) -> asyncio.AbstractEventLoop:
         """The running loop, reading replies from the socket's FD from now on."""
@@ -183,13 +194,21 @@ class AsyncClient(_Api):
             self._unwatch()  # a Client.watch loop before this one
             loop.add_reader(self._fd, self._drain)
             self._loop = loop
+            self._deadlines = Deadlines(loop)
+            self._check_soon = False
         return loop
+
+    def _after_sends(self) -> None:
+        self._check_soon = False
+        if self._unread:
+            self._drain()
 
     def _drain(self) -> None:
         """Every reply that has arrived, to the request waiting for it."""
+        self._unread = False
         while True:
             try:
-                frames = recv_frames(self.sock)
+                frames = _recv_frames(self.sock)
             except zmq.Again:
                 return
             except zmq.ZMQError:  # closed meanwhile
@@ -208,7 +227,8 @@ class AsyncClient(_Api):
         fut: asyncio.Future[m.Reply | m.Error] = loop.create_future()
         self._pending[msg.rid] = fut
         timeout = self.timeout_s if timeout_s == -1.0 else timeout_s
-        timer = None if timeout is None else loop.call_later(timeout, _expire, fut)
+        if timeout is not None:
+            self._deadlines.add(fut, timeout)  # type: ignore[union-attr]
         try:
             frames = codec.encode(msg, "client")
             while True:
@@ -219,14 +239,14 @@ class AsyncClient(_Api):
                     await asyncio.sleep(0.001)
                     if fut.done():
                         break
-            if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                loop.call_soon(self._drain)  # the send may have taken the FD's edge
+            self._unread = True  # the send may have taken the FD's edge
+            if not self._check_soon:
+                self._check_soon = True
+                loop.call_soon(self._after_sends)
             return await fut
         except TimeoutError:
             raise self._unreachable() from None
         finally:
-            if timer is not None:
-                timer.cancel()
             self._pending.pop(msg.rid, None)
 
     async def _call(self, msg: Any, key: str | None) -> Any:
@@ -296,9 +316,18 @@ class AsyncClient(_Api):
             sub.close(linger=0)
 
 
-def _expire(fut: asyncio.Future[Any]) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
+_recv, _NOBLOCK = zmq.backend.Socket.recv, int(zmq.NOBLOCK)
+
+
+def _recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
+    """``medialoom.sockets.recv_frames``, reading RCVMORE from each frame: ``Socket.get``
+    looks its option up in pyzmq's SocketOption enum (twice per two-frame reply)."""
+    frame = _recv(sock, _NOBLOCK, False)
+    parts = [frame.bytes]
+    while frame.more:
+        frame = _recv(sock, _NOBLOCK, False)
+        parts.append(frame.bytes)
+    return parts
 
 
 class Client(_Api):
