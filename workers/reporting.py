@@ -21,6 +21,10 @@ from medialoom.sockets import send_frames
 
 from .errors import JobFailed
 
+#: an attempt still running this long after its DISPATCH gets its ACCEPT (SPEC.md 6.1: within
+#: 0.1 s); one that ends sooner answers with its final message alone
+ACCEPT_AFTER_S = 0.05
+
 if TYPE_CHECKING:
     from .context import JobContext
 
@@ -56,13 +60,39 @@ class Reporting:
         """Back-pressure: wait while the broker is far behind this attempt's results."""
         await self.streams.wait_window(ctx.job_id, ctx.cancel_event)
 
+    def owe_accept(self, ctx: JobContext) -> None:
+        """ctx's attempt started: its ACCEPT goes out with the others ACCEPT_AFTER_S later,
+        before the attempt's first other message, or never if the attempt ends first."""
+        self.unaccepted[ctx.job_id] = ctx.attempt
+        if self._accepting is None:
+            self._accepting = asyncio.get_running_loop().call_later(
+                ACCEPT_AFTER_S, self.send_accepts)
+
+    def send_accepts(self) -> None:
+        """The ACCEPT of every attempt that still owes one."""
+        self._accepting = None
+        owed, self.unaccepted = self.unaccepted, {}
+        for job_id, attempt in owed.items():
+            self.send(m.Accept(job=job_id, attempt=attempt))
+
+    def accept_now(self, ctx: JobContext) -> None:
+        """Send ctx's owed ACCEPT, if any: the attempt is about to send something else."""
+        if self.unaccepted.get(ctx.job_id) == ctx.attempt:
+            del self.unaccepted[ctx.job_id]
+            self.send(m.Accept(job=ctx.job_id, attempt=ctx.attempt))
+
     def send_reliable(self, ctx: JobContext, build: Any, final: bool = False) -> None:
         """Number a result message, keep it until the broker's ACK, and queue it."""
+        if not final:
+            self.accept_now(ctx)
+        elif self.unaccepted.get(ctx.job_id) == ctx.attempt:
+            del self.unaccepted[ctx.job_id]  # the final message answers the DISPATCH alone
         self.channel.send(self.streams.add(ctx.job_id, ctx.attempt, build, final=final))
 
     async def fetch(self, ctx: JobContext, what: str, job_id: str, offset: int, limit: int,
                     statuses: list[str]) -> tuple[list[dict[str, Any]], int]:
         """A page of a stored plan or item results, through FETCH / PAGE."""
+        self.accept_now(ctx)
         page = await self._ask(lambda rid: m.Fetch(
             rid=rid, job=ctx.job_id, attempt=ctx.attempt, what=what, source=job_id,
             offset=offset, limit=limit, status=statuses),
@@ -72,6 +102,7 @@ class Reporting:
     async def grant(self, ctx: JobContext, key: str, rate: float) -> float:
         """Seconds to wait before using a request token of the broker-wide budget for key
         (TOKEN / GRANT; ``ctx.http`` asks for each attempt to a host with a shared limit)."""
+        self.accept_now(ctx)
         answer = await self._ask(lambda rid: m.Token(rid=rid, key=key, rate=float(rate)),
                                  f"the broker did not grant a request token for {key}")
         return max(0.0, answer.wait_s)

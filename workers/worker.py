@@ -80,6 +80,9 @@ class Worker(Reporting):
         self._tg: asyncio.TaskGroup | None = None
         #: DISPATCHes of jobs whose older attempt still runs here (started when it ends)
         self.deferred: dict[str, m.Dispatch] = {}
+        #: attempts whose ACCEPT is owed (job -> attempt), sent together ACCEPT_AFTER_S later
+        self.unaccepted: dict[str, int] = {}
+        self._accepting: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<Worker pid={os.getpid()} running={len(self.running)} done={self.done}>"
@@ -259,7 +262,7 @@ class Worker(Reporting):
         self._tg.create_task(self._run_job(ctx, unreachable))
 
     async def _run_job(self, ctx: JobContext, unreachable: str | None = None) -> None:
-        self.send(m.Accept(job=ctx.job_id, attempt=ctx.attempt))
+        self.owe_accept(ctx)
         end: Any
         try:
             if unreachable is not None:
