@@ -145,9 +145,10 @@ class AsyncClient(_Api):
 
     Its DEALER is a plain socket drained from the event loop through its FD, as the
     broker's actor does (broker/actor.py): zmq.asyncio's futures, selector hops and
-    poller cost more per message than the request itself.  ZMQ_FD is edge-triggered, so
-    after the sends of a loop turn the socket is read for replies that arrived meanwhile
-    (once per turn: a check per send cost a system call each).  Timeouts share one timer
+    poller cost more per message than the request itself.  The requests made in one loop
+    turn are sent together early in the next (one wake-up of ZeroMQ's I/O thread for the
+    lot, not one per request), in the order they were made; ZMQ_FD is edge-triggered, so
+    then the socket is read for replies that arrived meanwhile.  Timeouts share one timer
     (clients/deadlines.py) instead of a ``call_later`` per request.
     """
 
@@ -163,10 +164,10 @@ class AsyncClient(_Api):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: Deadlines | None = None
         self._fd = self.sock.getsockopt(zmq.FD)
-        # a send may take the FD's edge: the socket is read once after the sends of a loop
-        # turn (not once per send), unless a read came after the last of them
-        self._unread = False  # sent since the socket was last read to the end
-        self._check_soon = False  # _after_sends is scheduled
+        # requests of a loop turn, sent together by _flush on the next (then the socket is
+        # read: a send may take the FD's edge); the oldest first
+        self._outbox: list[tuple[list[bytes], asyncio.Future[Any]]] = []
+        self._flush_soon = False  # _flush is scheduled
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -175,17 +176,16 @@ class AsyncClient(_Api):
         await self.close()
 
     async def close(self) -> None:
-        """Stop reading and close the socket."""
+        """Stop reading and close the socket (requests in flight end at their timeout)."""
+        self._send_queued()
         self._unwatch()
         self.sock.close(linger=0)
 
     def _unwatch(self) -> None:
-        loop, self._loop = self._loop, None
-        deadlines, self._deadlines = self._deadlines, None
+        # the loop's Deadlines stay: a request in flight still ends at its timeout
+        loop, self._loop, self._deadlines = self._loop, None, None
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self._fd)
-            if deadlines is not None:
-                deadlines.close()
 
     def _watch(self) -> asyncio.AbstractEventLoop:
         """The running loop, reading replies from the socket's FD from now on."""
@@ -195,17 +195,39 @@ class AsyncClient(_Api):
             loop.add_reader(self._fd, self._drain)
             self._loop = loop
             self._deadlines = Deadlines(loop)
-            self._check_soon = False
+            self._flush_soon = False
         return loop
 
-    def _after_sends(self) -> None:
-        self._check_soon = False
-        if self._unread:
+    def _send_queued(self) -> bool:
+        """Send the queued requests in order; False if the broker has no queue yet (zmq.Again)."""
+        out, sock, sent = self._outbox, self.sock, 0
+        try:
+            for frames, _fut in out:
+                send_frames(sock, frames)
+                sent += 1
+        except zmq.Again:  # no queue for the broker yet (sndhwm 0 is unbounded)
+            return False
+        except zmq.ZMQError as exc:  # closed: the requests fail as their send did
+            for _frames, fut in out[sent:]:
+                if not fut.done():
+                    fut.set_exception(zmq.ZMQError(exc.errno))
+            sent = len(out)
+        finally:
+            del out[:sent]
+        return True
+
+    def _flush(self) -> None:
+        """Send this loop turn's requests, then read what has arrived."""
+        self._flush_soon = False
+        if self._send_queued():
             self._drain()
+        elif self._loop is not None:  # retried every ms while its request waits (no timeout)
+            self._outbox[:] = [entry for entry in self._outbox if not entry[1].done()]
+            self._flush_soon = True
+            self._loop.call_later(0.001, self._flush)
 
     def _drain(self) -> None:
         """Every reply that has arrived, to the request waiting for it."""
-        self._unread = False
         while True:
             try:
                 frames = _recv_frames(self.sock)
@@ -230,19 +252,10 @@ class AsyncClient(_Api):
         if timeout is not None:
             self._deadlines.add(fut, timeout)  # type: ignore[union-attr]
         try:
-            frames = codec.encode(msg, "client")
-            while True:
-                try:
-                    send_frames(self.sock, frames)
-                    break
-                except zmq.Again:  # no queue for the broker yet (sndhwm 0 is unbounded)
-                    await asyncio.sleep(0.001)
-                    if fut.done():
-                        break
-            self._unread = True  # the send may have taken the FD's edge
-            if not self._check_soon:
-                self._check_soon = True
-                loop.call_soon(self._after_sends)
+            self._outbox.append((codec.encode(msg, "client"), fut))
+            if not self._flush_soon:
+                self._flush_soon = True
+                loop.call_soon(self._flush)
             return await fut
         except TimeoutError:
             raise self._unreachable() from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import zmq
 
 from medialoom.clients.client import AsyncClient, ClientError
 from medialoom.protocol import messages as m
@@ -82,3 +83,39 @@ def test_the_same_client_serves_one_event_loop_after_another(broker_only: System
                 asyncio.run(c.wait(job["id"], timeout_s=0.1, poll_s=0.1))
     finally:
         asyncio.run(c.close())
+
+
+async def test_a_request_in_flight_when_the_client_closes_ends_at_its_timeout(
+        broker_only: System) -> None:
+    c = AsyncClient(broker_only.clients, broker_only.events_out, timeout_s=0.3)
+    job = await c.start("sleep", params={"seconds": 60})  # no workers: stays queued
+    waiting = asyncio.ensure_future(c.wait(job["id"], timeout_s=0.1, poll_s=0.2))
+    await asyncio.sleep(0)  # the WAIT is queued
+    await c.close()
+    with pytest.raises(BrokerUnavailable):
+        await asyncio.wait_for(waiting, 30)
+
+
+async def test_requests_made_while_the_broker_has_no_queue_go_out_when_it_is_back(
+        broker_only: System) -> None:
+    """With ZMQ_IMMEDIATE a DEALER has no queue while disconnected: sends get zmq.Again and
+    the client retries them, in order, until their timeout."""
+    ep = broker_only.clients
+    async with AsyncClient(ep, broker_only.events_out, timeout_s=30) as c:
+        c.sock.disconnect(ep)
+        c.sock.setsockopt(zmq.IMMEDIATE, 1)
+        c.sock.connect(ep)
+        assert isinstance(await c.ping(), float)
+        await asyncio.to_thread(broker_only.kill_broker)
+        for _ in range(3000):  # until ZeroMQ has dropped the connection (no POLLOUT)
+            if not c.sock.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the DEALER kept its queue after the broker was killed")
+        with pytest.raises(BrokerUnavailable):
+            await c.request(m.Ping(rid=c._rid()), 0.2)
+        pings = asyncio.gather(*(c.ping() for _ in range(20)))
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(broker_only.start_broker)
+        assert all(isinstance(p, float) for p in await pings)
