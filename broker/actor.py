@@ -65,6 +65,8 @@ class BrokerActor:
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
         #: set when the broker must stop with exit code 1 (the store writer died)
         self.fatal = False
+        #: writes and reads for the store, handed over together at the end of each turn
+        self.for_store: list[tuple[Any, ...]] = []
 
     def _bind(self, ctx: zmq.Context[Any], kind: int, endpoint: str,
               options: dict[int, int] | None = None, name: str = "") -> zmq.Socket[Any]:
@@ -101,6 +103,7 @@ class BrokerActor:
         try:
             await self._serve(stop)
         finally:
+            self._to_store()
             for sock in self.sockets:
                 loop.remove_reader(sock.getsockopt(zmq.FD))
 
@@ -139,6 +142,7 @@ class BrokerActor:
             now = time.time()
             if now >= self.state.next_deadline():
                 self._safely(self._tick, now)
+                self._to_store()
             if busy or any(s.getsockopt(zmq.EVENTS) & zmq.POLLIN for s in self.sockets):
                 await asyncio.sleep(0)
                 continue
@@ -161,7 +165,15 @@ class BrokerActor:
                 self._safely(handler, frames)
             if time.perf_counter() > turn_ends:
                 break
-        return self._drain_inbox() or busy
+        busy = self._drain_inbox() or busy
+        self._to_store()
+        return busy
+
+    def _to_store(self) -> None:
+        """Hand the turn's writes and reads to the store, in order, all at once."""
+        if self.for_store:
+            entries, self.for_store = self.for_store, []
+            self.store.submit(entries)
 
     def _drain_inbox(self) -> bool:
         """Hand what the writer committed (and resolved STARTs) to the state."""
@@ -323,6 +335,6 @@ class BrokerActor:
                     self.state.counters["dropped"] += 1
             elif isinstance(effect, Persist):
                 if effect.ops or effect.then or effect.durable:
-                    self.store.write(effect.ops, (effect.then, effect.durable))
+                    self.for_store.append(("w", effect.ops, (effect.then, effect.durable)))
             elif isinstance(effect, Query):
-                self.store.read(effect.name, effect.args, effect.token)
+                self.for_store.append(("r", effect.name, effect.args, effect.token))

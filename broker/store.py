@@ -138,6 +138,13 @@ class Store(StoreReads):
         """Queue a read that runs after every write queued before it."""
         self._queue.put(("r", name, args, token))
 
+    def submit(self, entries: list[tuple[Any, ...]]) -> None:
+        """Queue several writes (``("w", ops, then)``) and reads (``("r", name, args,
+        token)``) at once, in order: the writer wakes once for all of them and finds them
+        together (the actor hands over one loop turn's worth: one transaction, not one
+        per write the writer happened to wake up for)."""
+        self._queue.put(("m", entries))
+
     # --- the thread ----------------------------------------------------------------
 
     @property
@@ -208,13 +215,20 @@ class Store(StoreReads):
         """What is queued (waiting for the first entry if block), at most MAX_BATCH entries."""
         batch: list[tuple[Any, ...] | None] = []
         if block:
-            batch.append(self._queue.get())
+            self._take(batch, self._queue.get())
         while len(batch) < MAX_BATCH:
             try:
-                batch.append(self._queue.get_nowait())
+                self._take(batch, self._queue.get_nowait())
             except queue.Empty:
                 break
         return batch
+
+    @staticmethod
+    def _take(batch: list[tuple[Any, ...] | None], entry: tuple[Any, ...] | None) -> None:
+        if entry is not None and entry[0] == "m":
+            batch.extend(entry[1])
+        else:
+            batch.append(entry)
 
     @staticmethod
     def _plan_commit(batch: list[tuple[Any, ...]], data: deque[tuple[Any, ...]],
