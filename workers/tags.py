@@ -27,10 +27,11 @@ from mutagen.asf import ASFTags
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
-from .tagcache import TagCache, file_key
+from .tagcache import FileKey, TagCache, file_key
+from .tagfast import fast_tags
 from .tagload import open_audio
 
-__all__ = ["TAG_FIELDS", "UnreadableAudio", "read_tags"]
+__all__ = ["TAG_FIELDS", "UnreadableAudio", "read_tag_map", "read_tags"]
 
 #: every key that may appear in the ``tags`` map, in display order
 TAG_FIELDS = ("artist", "title", "album", "albumartist", "track", "disc", "year", "genre",
@@ -81,20 +82,52 @@ def read_tags(path: str, cache: TagCache | None = SEEN) -> dict[str, Any]:
         key = file_key(os.fstat(fh.fileno())) if cache is not None else None
         if key is not None and cache is not None:
             known = cache.get(path, key)
-            if known is not None:
+            if known is not None and "format" in known:  # not a read_tag_map entry
                 return known
+        return _parse(fh, path, key, cache)
+
+
+def read_tag_map(path: str, cache: TagCache | None = SEEN) -> dict[str, Any]:
+    """``read_tags(path, cache)["tags"]``, the same map and the same errors, at less cost.
+
+    For the common containers (workers/tagfast.py) the tags are read without
+    mutagen's objects and without the stream info; anything else is
+    read_tags' own parse.  A fast read is cached as a tags-only entry, which
+    read_tags (wanting the stream info too) takes for a miss.
+    """
+    with open(path, "rb") as fh:
+        key = file_key(os.fstat(fh.fileno())) if cache is not None else None
+        if key is not None and cache is not None:
+            known = cache.get(path, key)
+            if known is not None:
+                return known["tags"]  # type: ignore[no-any-return]
         opened_ns = time.time_ns()
-        try:
-            audio = open_audio(fh)  # mutagen.File(fh), cheaper (workers/tagload.py)
-        except OSError:
-            raise
-        except mutagen.MutagenError as exc:
-            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
-            if cause is not None:
-                raise cause from exc
-            raise UnreadableAudio(str(exc).strip() or type(exc).__name__) from exc
-        except Exception as exc:  # mutagen parser bugs on hostile input: still one bad file
-            raise UnreadableAudio(_describe(exc)) from exc
+        raw = fast_tags(fh, path)
+        if raw is None:
+            fh.seek(0)
+            return _parse(fh, path, key, cache, opened_ns)["tags"]  # type: ignore[no-any-return]
+    tags = _clean(raw)
+    if key is not None and cache is not None:
+        cache.put(path, key, {"tags": tags}, opened_ns)
+    return tags
+
+
+def _parse(fh: Any, path: str, key: FileKey | None, cache: TagCache | None,
+           opened_ns: int | None = None) -> dict[str, Any]:
+    """read_tags' parse of the open file fh (at offset 0), cached under key."""
+    if opened_ns is None:
+        opened_ns = time.time_ns()
+    try:
+        audio = open_audio(fh)  # mutagen.File(fh), cheaper (workers/tagload.py)
+    except OSError:
+        raise
+    except mutagen.MutagenError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+        if cause is not None:
+            raise cause from exc
+        raise UnreadableAudio(str(exc).strip() or type(exc).__name__) from exc
+    except Exception as exc:  # mutagen parser bugs on hostile input: still one bad file
+        raise UnreadableAudio(_describe(exc)) from exc
     if audio is None:
         raise UnreadableAudio("not a recognised audio format")
     info = audio.info
@@ -181,7 +214,10 @@ def _named_values(tags: Any, names: dict[str, tuple[str, ...]],
 def _clean(raw: dict[str, list[str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in TAG_FIELDS:
-        values = _nonempty(raw.get(field, ()))
+        values = raw.get(field)
+        if not values:
+            continue
+        values = _nonempty(values)
         if not values:
             continue
         if field in _TEXT_FIELDS:

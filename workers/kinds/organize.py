@@ -43,7 +43,7 @@ from medialoom.workers.fileops.template import (
 )
 from medialoom.workers.fileops.walk import Entry, WalkFilter, take, walk_files, walk_filter
 from medialoom.workers.specs.organize import FIELDS, SPEC
-from medialoom.workers.tags import read_tags
+from medialoom.workers.tags import read_tag_map
 
 from . import Kind
 from .scan import AUDIO_EXTENSIONS
@@ -115,7 +115,7 @@ def values_of(entry: Entry, opts: OrganizeOptions) -> dict[str, Any]:
                               "day": local.tm_mday, "ext": ext, "filename": stem}
     if opts.needs_tags and ext in AUDIO_EXTENSIONS:
         try:
-            tags = read_tags(entry.path)["tags"]
+            tags = read_tag_map(entry.path)
         except (OSError, ValueError):
             tags = {}
         values.update({k: v for k, v in tags.items() if k in TAG_FIELDS})

@@ -38,7 +38,7 @@ from medialoom.workers.fileops.template import (
 )
 from medialoom.workers.fileops.walk import Entry, WalkFilter, take, walk_files, walk_filter
 from medialoom.workers.specs.rename import FIELDS, SPEC, check_template
-from medialoom.workers.tags import UnreadableAudio, read_tags
+from medialoom.workers.tags import UnreadableAudio, read_tag_map
 
 from . import Kind
 
@@ -88,7 +88,7 @@ def plan_file(entry: Entry, opts: RenameOptions, claims: Claims) -> dict[str, An
     if entry.problem:
         return {**row, "status": "skipped", "message": entry.problem}
     try:
-        tags = read_tags(entry.path)["tags"]
+        tags = read_tag_map(entry.path)
     except FileNotFoundError:
         return {**row, "status": "skipped", "message": "vanished before it was planned"}
     except UnreadableAudio as exc:
