@@ -329,7 +329,8 @@ class AsyncClient(_Api):
             sub.close(linger=0)
 
 
-_recv, _NOBLOCK = zmq.backend.Socket.recv, int(zmq.NOBLOCK)
+_recv, _NOBLOCK, _POLLIN = zmq.backend.Socket.recv, int(zmq.NOBLOCK), int(zmq.POLLIN)
+_zmq_poll = zmq.backend.zmq_poll
 
 
 def _recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
@@ -369,18 +370,25 @@ class Client(_Api):
     def request(self, msg: Any, timeout_s: float | None = -1.0) -> m.Reply | m.Error:
         """Send one request and block for its reply."""
         timeout = self.timeout_s if timeout_s == -1.0 else timeout_s
-        self.sock.send_multipart(codec.encode(msg, "client"))
+        frames = codec.encode(msg, "client")
+        try:
+            send_frames(self.sock, frames)
+        except zmq.Again:  # the queue to the broker is full: block, as send_multipart does
+            self.sock.send_multipart(frames)
         deadline = None if timeout is None else time.monotonic() + timeout
+        # zmq_poll on the one socket and frames read without pyzmq's sugar (a Poller per
+        # call, IntFlag arithmetic per frame)
+        poll_items = [(self.sock, _POLLIN)]
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self.sock.poll(None if left is None else int(left * 1000)):
+            left = -1 if deadline is None else int(max(0.0, deadline - time.monotonic()) * 1000)
+            if not _zmq_poll(poll_items, left):
                 # a late reply must not be read as the answer to the next request
                 self.close()
                 self._connect()
                 raise self._unreachable()
             try:
-                reply = codec.decode(self.sock.recv_multipart(), "reply")
-            except MedialoomError:
+                reply = codec.decode(_recv_frames(self.sock), "reply")
+            except (MedialoomError, zmq.Again):
                 continue
             if reply.rid == msg.rid:  # type: ignore[union-attr]
                 return reply  # type: ignore[return-value]
