@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 from io import BytesIO
 from itertools import zip_longest
 from typing import IO, Any
 
 import mutagen
-from mutagen._iff import InvalidChunk
-from mutagen.aiff import AIFFFile, read_float
+from mutagen._constants import GENRES as MP4_GENRES
+from mutagen.aiff import read_float
 from mutagen.id3 import TCON, ID3TimeStamp
 from mutagen.id3._id3v1 import find_id3v1
 from mutagen.id3._tags import ID3Header
@@ -61,7 +62,6 @@ from mutagen.mp4._atom import _CONTAINERS, _SKIP_SIZE, Atom, Atoms
 from mutagen.ogg import OggPage
 from mutagen.oggopus import OggOpusInfo
 from mutagen.oggvorbis import OggVorbisInfo
-from mutagen.wave import _WaveFile
 
 from .tagload import KNOWN_FRAMES, best_kind
 
@@ -93,6 +93,13 @@ _CODECS = {0: "latin-1", 3: "utf-8"}  # what tagload._FastText decodes itself
 _MP4_CONTAINERS = frozenset(_CONTAINERS)
 _SKIP: dict[bytes, int] = dict(_SKIP_SIZE)
 _ENTRIES: dict[bytes, bool] = {}
+_MP4_TEXT = (("artist", "\xa9ART"), ("title", "\xa9nam"), ("album", "\xa9alb"),
+             ("albumartist", "aART"), ("year", "\xa9day"), ("genre", "\xa9gen"))
+_MP4_WANTED = frozenset({k.encode("latin-1") for _, k in _MP4_TEXT}
+                        | {b"trkn", b"disk", b"tmpo", b"gnre", b"----"})
+_MP4_KEY = "----:com.apple.itunes:initialkey"
+_INT_SIZES = (1, 2, 3, 4, 8)
+_IFF_CONTAINERS = {"RIFF": ("RIFF", "LIST"), "FORM": ("FORM",)}
 
 
 class _Fallback(Exception):
@@ -532,29 +539,83 @@ def _ogg_opus(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
 
 
 def _wave(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
-    """WAVE.load: WaveStreamInfo's checks, then _WaveID3 at the 'id3' chunk."""
-    riff = _WaveFile(fh)
-    fmt = riff["fmt"]  # KeyError: WaveStreamInfo's error
-    if len(fmt.read()) < 16:
+    """WAVE.load: WaveStreamInfo's checks, then _WaveID3 at the 'id3' chunk (_WaveFile calls
+    the first 'ID3' chunk 'id3' too)."""
+    size = _size(fh)
+    chunks = _iff_chunks(fh, head, size, "<4sI", "RIFF")
+    if chunks is None or chunks[0] != "WAVE":
+        raise _Fallback
+    ids = [c[0] for c in chunks[1]]
+    if "ID3" in ids:
+        ids[ids.index("ID3")] = "id3"
+    if "fmt" not in ids:
+        raise _Fallback  # WaveStreamInfo's error
+    _, offset, data_size = chunks[1][ids.index("fmt")]
+    if min(data_size, size - offset) < 16:
         raise _Fallback  # InvalidChunk
-    return _chunk_id3(fh, head, riff, "id3")
+    if "id3" not in ids:
+        return {}  # ID3NoHeaderError("No ID3 chunk")
+    return _tag_in_chunk(fh, head, chunks[1][ids.index("id3")][1])
 
 
 def _aiff(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     """AIFF.load: _IFFID3 at the 'ID3' chunk, then AIFFInfo's checks."""
-    iff = AIFFFile(fh)
-    raw = _chunk_id3(fh, head, iff, "ID3")
-    data = iff["COMM"].read()  # KeyError: AIFFInfo's error
-    if len(data) < 18 or int(read_float(struct.unpack(">hLh10s", data[:18])[3])) < 0:
+    size = _size(fh)
+    chunks = _iff_chunks(fh, head, size, ">4sI", "FORM")
+    if chunks is None:
         raise _Fallback
-    return raw
+    ids = [c[0] for c in chunks[1]]
+    if "COMM" not in ids:
+        raise _Fallback  # AIFFInfo's error
+    _, offset, data_size = chunks[1][ids.index("COMM")]
+    data = _span(fh, head, offset, offset + min(data_size, 18))
+    if len(data) < 18 or int(read_float(struct.unpack(">hLh10s", data)[3])) < 0:
+        raise _Fallback
+    if "ID3" not in ids:
+        return {}
+    return _tag_in_chunk(fh, head, chunks[1][ids.index("ID3")][1])
 
 
-def _chunk_id3(fh: IO[bytes], head: bytes, iff: Any, name: str) -> dict[str, list[str]]:
-    try:
-        offset = iff[name].data_offset
-    except (InvalidChunk, KeyError):
-        return {}  # ID3NoHeaderError("No ID3 chunk"): no tags, and no ID3v1 look-up
+def _size(fh: IO[bytes]) -> int:
+    fh.seek(0, 2)
+    return fh.tell()
+
+
+def _iff_chunks(fh: IO[bytes], head: bytes, size: int, header: str, root: str
+                ) -> tuple[str, list[tuple[str, int, int]]] | None:
+    """The root container's name and its chunks (id, data offset, data size) as _iff.py
+    IffFile and IffContainerChunkMixin.subchunks read them; None where they raise."""
+    fmt = struct.Struct(header)
+    top = _span(fh, head, 0, 12)
+    if len(top) < 12:
+        return None  # EmptyChunk, or a container name cut short
+    rid, data_size = fmt.unpack(top[:8])
+    if rid != root.encode() or data_size < 4 or not top[8:12].isascii():
+        return None
+    end = 8 + data_size + data_size % 2
+    chunks = []
+    pos = 12
+    while pos < end:
+        raw = _span(fh, head, pos, pos + 8)
+        if len(raw) < 8:
+            break  # EmptyChunk
+        cid, data_size = fmt.unpack(raw)
+        if not cid.isascii():
+            break  # InvalidChunk
+        name = cid.decode("ascii").rstrip()
+        if not name or min(name) < " " or max(name) > "~":
+            break  # InvalidChunk
+        if name in _IFF_CONTAINERS[root]:  # a container (RIFF's LIST): reads its name
+            if data_size < 4:
+                break  # InvalidChunk
+            if not _span(fh, head, pos + 8, pos + 12).isascii():
+                return None  # mutagen's error
+        chunks.append((name, pos + 8, data_size))
+        pos += 8 + data_size + data_size % 2
+    return top[8:12].decode("ascii"), chunks
+
+
+def _tag_in_chunk(fh: IO[bytes], head: bytes, offset: int) -> dict[str, list[str]]:
     try:
         return _id3(fh, head, offset)[0]
     except _NoTag:
@@ -575,9 +636,119 @@ def _mp4(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
         raise _Fallback
     if not MP4Tags._can_load(atoms):
         return {}
-    from .tags import _mp4_values  # tags.py imports this module
+    return _ilst(fh, atoms[b"moov.udta.meta.ilst"])
 
-    return _mp4_values(MP4Tags(atoms, fh))
+
+class _Dropped(Exception):
+    """MP4MetadataError in an item: MP4Tags.load keeps it aside, the item gives no value."""
+
+
+def _ilst(fh: IO[bytes], ilst: Atom) -> dict[str, list[str]]:
+    """tags.py _mp4_values of MP4Tags.load's items: the wanted ones read as its parsers read
+    them (__parse_text, __parse_pair, __parse_integer, __parse_genre, __parse_freeform)."""
+    items: dict[str, list[Any]] = {}
+    for atom in ilst.children:
+        name = atom.name
+        if name not in _MP4_WANTED:
+            continue
+        if atom._dataoffset != atom.offset + 8:
+            raise _Fallback  # a 64-bit size: mutagen's item parsers count from atom.length
+        ok, data = atom.read(fh)
+        if not ok:
+            raise _Fallback
+        try:
+            key, values = _mp4_item(atom, data)
+        except _Dropped:
+            continue
+        items.setdefault(key, []).extend(values)
+    raw = {field: [str(v) for v in items[key]] for field, key in _MP4_TEXT if key in items}
+    for field, key in (("track", "trkn"), ("disc", "disk")):
+        pairs = items.get(key) or []
+        if pairs and pairs[0] and pairs[0][0]:
+            raw[field] = [str(pairs[0][0])]
+    if items.get("tmpo"):
+        raw["bpm"] = [str(items["tmpo"][0])]
+    for key, values in items.items():
+        if key.lower() == _MP4_KEY:
+            raw["key"] = [bytes(v).decode("utf-8", "replace") for v in values]
+            break
+    return raw
+
+
+def _mp4_item(atom: Atom, data: bytes) -> tuple[str, list[Any]]:
+    name = atom.name
+    if name == b"----":
+        return _freeform(atom, data)
+    chunks = _mp4_data(atom, data)
+    if name in (b"trkn", b"disk"):  # struct.error on a short chunk is mutagen's refusal
+        return name.decode("latin-1"), [struct.unpack(">2H", d[2:6]) for _, _, d in chunks]
+    if name == b"tmpo":
+        values = []
+        for version, flags, d in chunks:
+            if version != 0 or flags not in (0, 21) or len(d) not in _INT_SIZES:
+                raise _Dropped
+            values.append(int.from_bytes(d, "big", signed=True) if len(d) != 3
+                          else int.from_bytes(d + b"\x00", "big", signed=True) >> 8)
+        return "tmpo", values
+    if name == b"gnre":
+        genres = []
+        for _, _, d in chunks:
+            if len(d) != 2:
+                raise _Dropped
+            genre = struct.unpack(">h", d)[0]
+            try:
+                genres.append(MP4_GENRES[genre - 1])
+            except IndexError:
+                raise _Dropped from None
+        return "\xa9gen", genres
+    texts = []
+    for _, flags, d in chunks:
+        if flags not in (0, 1):
+            raise _Dropped
+        try:
+            texts.append(d.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Dropped from None
+    return name.decode("latin-1"), texts
+
+
+def _mp4_data(atom: Atom, data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """MP4Tags.__parse_data: the item's data atoms (version, flags, payload), one by one as
+    mutagen's generator gives them (a pair's short payload fails before a later bad atom)."""
+    pos = 0
+    while pos < atom.length - 8:
+        head = data[pos:pos + 12]
+        if len(head) != 12:
+            raise _Dropped
+        length, kind = struct.unpack(">I4s", head[:8])
+        if length < 1 or kind != b"data":
+            raise _Dropped
+        chunk = data[pos + 16:pos + length]
+        if len(chunk) != length - 16:
+            raise _Dropped
+        yield head[8], int.from_bytes(head[9:12], "big"), chunk
+        pos += length
+
+
+def _freeform(atom: Atom, data: bytes) -> tuple[str, list[Any]]:
+    """MP4Tags.__parse_freeform, its errors and all (any but _Dropped: mutagen refuses)."""
+    length = struct.unpack(">I", data[:4])[0]
+    mean = data[12:length]
+    pos = length
+    length = struct.unpack(">I", data[pos:pos + 4])[0]
+    name = data[pos + 12:pos + length]
+    pos += length
+    values = []
+    while pos < atom.length - 8:
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind != b"data" or length < 1:
+            raise _Dropped
+        if pos + 8 >= len(data):
+            raise _Fallback  # ord() of nothing: mutagen's TypeError
+        struct.unpack(">I", b"\x00" + data[pos + 9:pos + 12])
+        values.append(data[pos + 16:pos + length])
+        pos += length
+    return (b"----:" + mean + b":" + name).decode("latin-1"), values
 
 
 def _atoms(fh: IO[bytes], head: bytes, size: int) -> Atoms:

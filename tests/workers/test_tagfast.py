@@ -373,6 +373,48 @@ def _resize_parents(old: bytes, at: int, delta: int, new: bytes) -> bytes:
     return bytes(out)
 
 
+def riff(chunks: list[tuple[bytes, bytes]], form: bytes = b"WAVE", big: bool = False) -> bytes:
+    """A RIFF (or, big, an IFF FORM) file of (id, data) chunks, odd sizes padded."""
+    fmt = ">4sI" if big else "<4sI"
+    body = b"".join(struct.pack(fmt, cid, len(data)) + data + b"\x00" * (len(data) % 2)
+                    for cid, data in chunks)
+    return struct.pack(fmt, b"FORM" if big else b"RIFF", len(body) + 4) + form + body
+
+
+def test_iff_chunks(tmp_path: Path) -> None:
+    tag = raw_id3(4, [(b"TIT2", 0, b"\x03chunk"), (b"TPE1", 0, b"\x03a")])
+    other = raw_id3(3, [(b"TIT2", 0, b"\x03second")])
+    fmt = struct.pack("<HHLLHH", 1, 1, 8000, 8000, 1, 8)
+    comm = struct.pack(">hLh", 1, 8000, 8) + b"\x40\x0b\xfa" + bytes(7)
+    cases = {
+        "plain.wav": riff([(b"fmt ", fmt), (b"data", bytes(801)), (b"id3 ", tag)]),
+        "upper.wav": riff([(b"fmt ", fmt), (b"ID3 ", tag), (b"data", bytes(10))]),
+        "both.wav": riff([(b"fmt ", fmt), (b"id3 ", other), (b"ID3 ", tag)]),
+        "both2.wav": riff([(b"fmt ", fmt), (b"ID3 ", tag), (b"id3 ", other)]),
+        "list.wav": riff([(b"fmt ", fmt), (b"LIST", b"INFOINAM\x04\x00\x00\x00abc\x00"),
+                          (b"id3 ", tag)]),
+        "shortlist.wav": riff([(b"fmt ", fmt), (b"LIST", b"IN"), (b"id3 ", tag)]),
+        "badlist.wav": riff([(b"fmt ", fmt), (b"LIST", b"\xffNFO"), (b"id3 ", tag)]),
+        "shortfmt.wav": riff([(b"fmt ", fmt[:12]), (b"id3 ", tag)]),
+        "nofmt.wav": riff([(b"data", bytes(20)), (b"id3 ", tag)]),
+        "notag.wav": riff([(b"fmt ", fmt), (b"id3 ", b"not a tag at all")]),
+        "badid.wav": riff([(b"fmt ", fmt), (b"\x01bad", b"xx"), (b"id3 ", tag)]),
+        "avi.wav": riff([(b"fmt ", fmt), (b"id3 ", tag)], form=b"AVI "),
+        "plain.aiff": riff([(b"COMM", comm), (b"SSND", bytes(17)), (b"ID3 ", tag)], b"AIFF", True),
+        "nocomm.aiff": riff([(b"SSND", bytes(8)), (b"ID3 ", tag)], b"AIFF", True),
+        "shortcomm.aiff": riff([(b"COMM", comm[:12]), (b"ID3 ", tag)], b"AIFF", True),
+        "nested.aiff": riff([(b"COMM", comm), (b"FORM", b"AIFFxxxx"), (b"ID3 ", tag)], b"AIFF",
+                            True),
+        "aifc.aiff": riff([(b"COMM", comm), (b"ID3 ", tag)], b"AIFC", True),
+    }
+    answered = 0
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        answered += same(tmp_path / name)
+    assert answered >= 8
+    assert read_tag_map(str(tmp_path / "both2.wav"), cache=None)["title"] == "chunk"
+
+
 # --- damaged files ---------------------------------------------------------------------------
 
 
