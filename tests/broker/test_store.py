@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import sqlite3
@@ -120,3 +121,36 @@ def test_a_plan_page_says_whether_the_stored_plan_is_complete(tmp_path: Path) ->
         assert got[1][1:] == (1, True) and got[2][1:] == (0, False) and got[3] is None
     finally:
         store.stop()
+
+
+def test_a_job_row_comes_back_from_the_store_as_it_was_written(tmp_path: Path) -> None:
+    """Every column through the one-statement upsert (a JSON array unpacked by SQLite):
+    text with quotes, NULs and non-ASCII, floats that need all 17 digits, booleans, nil,
+    64-bit integers, maps; a second row of the same job replaces the first except that a
+    cancel request is never taken back."""
+    from medialoom.broker.jobs import job_map
+
+    path = tmp_path / "s.sqlite3"
+    first = Job(id="J1", kind="rename", paths=['/lib/"quoted"\u00e9\u0000/x', "/lib/\U0001f3b5"],
+                params={"template": "{artist} - {title}", "n": 2**63 - 1, "f": 0.1 + 0.2,
+                        "neg": -(2**63), "nested": {"a": [1, None, True, "\\"]}},
+                priority=1, dry_run=True, created=1_764_000_000.123456789, max_attempts=5,
+                status="running", attempts=2, started=1_764_000_001.5, updated=1_764_000_002.25,
+                error={"code": "x.y", "message": "line\nbreak"}, cancel_requested=True,
+                seq=7, result={"files": 3, "ratio": 1e-300}, total=10, processed=4,
+                succeeded=3, skipped=1, failed=0, current="/lib/\u00e9", rate=12.5,
+                planned=True, batches=3, retry_of="J0")
+    again = dataclasses.replace(first, cancel_requested=False, status="queued")
+    store, done = run_store(path)
+    try:
+        store.write((("job", job_row(first)),), "a")
+        assert next_batch(done)[0] == [("a", True)]
+        store.write((("job", job_row(again)),), "b")
+        assert next_batch(done)[0] == [("b", True)]
+    finally:
+        store.stop()
+    (back,) = load_active(str(path))
+    want = job_map(again)
+    want["cancel_requested"] = True
+    assert job_map(back) == want
+    assert type(job_map(back)["created"]) is float and back.created == first.created
