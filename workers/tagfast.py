@@ -89,6 +89,8 @@ _U32 = struct.Struct("<I").unpack_from
 _GENRES: dict[tuple[str, ...], list[str]] = {}
 _STAMPS: dict[str, str] = {}
 _MPEG_START = (b"ID3", b"\xff\xf2", b"\xff\xf3", b"\xff\xfa", b"\xff\xfb")
+_NOT_OGG = (b"\x80theora", b"\x81theora", b"Speex   ", b"FLAC", b"fLaC", b"ftyp", b"mp4",
+            b"ADIF")  # what else the scores of an Ogg page test for
 _CODECS = {0: "latin-1", 3: "utf-8"}  # what tagload._FastText decodes itself
 _MP4_CONTAINERS = frozenset(_CONTAINERS)
 _SKIP: dict[bytes, int] = dict(_SKIP_SIZE)
@@ -130,7 +132,8 @@ def _sure_kind(name: str, head: bytes) -> str | None:
     """best_kind's answer where no other score can reach it: MP3 3 (.mp3 and an ID3 or
     MPEG start), FLAC 4, WAVE 3 (RIFF....WAVE and .wav), AIFF 3 (FORM and .aif/.aiff)
     -- of the rest only MP4 reaches 2 on any file, and only on a file whose first 128
-    bytes hold 'ftyp' and 'mp4'; None: ask best_kind."""
+    bytes hold 'ftyp' and 'mp4'; and Ogg Vorbis/Opus at 1 when no other test in
+    scores can give 1; None: ask best_kind."""
     low = name[-5:].lower()
     if low.endswith(".mp3"):
         return "MP3" if head.startswith(_MPEG_START) else None
@@ -140,6 +143,13 @@ def _sure_kind(name: str, head: bytes) -> str | None:
         return "WAVE" if head.startswith(b"RIFF") and head[8:12] == b"WAVE" else None
     if low.endswith((".aif", ".aiff")):
         return "AIFF" if head.startswith(b"FORM") else None
+    if low.endswith((".ogg", ".oga", ".opus")) and head.startswith(b"OggS"):
+        # OggVorbis or OggOpus at 1 beats APEv2File's 1 (by name) when nothing else scores
+        h = head[:128]
+        if h[8:12] == b"WAVE" or any(m in h for m in _NOT_OGG):
+            return None
+        vorbis, opus = b"\x01vorbis" in h, b"OpusHead" in h
+        return ("OggVorbis" if vorbis else "OggOpus") if vorbis != opus else None
     return None
 
 
@@ -498,9 +508,17 @@ def _vorbis_values(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 # --- Ogg Vorbis, Ogg Opus ------------------------------------------------------------------
 
 
+def _ogg_source(fh: IO[bytes], head: bytes) -> IO[bytes]:
+    """The file from its start: head in memory when head is the whole file."""
+    if len(head) < HEAD:
+        return BytesIO(head)
+    fh.seek(0)
+    return fh
+
+
 def _ogg_vorbis(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     """OggVorbis.load: OggVorbisInfo, OggVCommentDict (framing bit), _post_tags."""
-    fh.seek(0)
+    fh = _ogg_source(fh, head)
     info = OggVorbisInfo(fh)
     pages: list[OggPage] = []
     complete = False
@@ -519,7 +537,7 @@ def _ogg_vorbis(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
 
 def _ogg_opus(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     """OggOpus.load: OggOpusInfo, OggOpusVComment's pages, _post_tags."""
-    fh.seek(0)
+    fh = _ogg_source(fh, head)
     info = OggOpusInfo(fh)
     page = OggPage(fh)
     while info.serial != page.serial or not page.packets[0].startswith(b"OpusTags"):

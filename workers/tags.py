@@ -10,6 +10,10 @@ atoms, Vorbis comments (FLAC, Ogg Vorbis, Opus), APEv2 and ASF.  Missing tags
 are omitted; ``track``, ``disc`` and ``year`` are ints when they parse, and
 ``bpm`` is a number.  Files already read and unchanged since are answered
 from a per-process cache (workers/tagcache.py).
+
+``read_tag_map(path)`` is ``read_tags(path)["tags"]`` for kinds that want
+only the tags (rename, organize): the same map and the same errors, read by
+workers/tagfast.py without mutagen's objects for the common containers.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import mutagen
@@ -217,7 +221,7 @@ def _clean(raw: dict[str, list[str]]) -> dict[str, Any]:
         values = raw.get(field)
         if not values:
             continue
-        values = _nonempty(values)
+        values = [text for v in values if v and (text := v.strip())]  # stripped, empty ones dropped
         if not values:
             continue
         if field in _TEXT_FIELDS:
@@ -232,10 +236,6 @@ def _clean(raw: dict[str, list[str]]) -> dict[str, Any]:
             if bpm is not None:
                 out[field] = bpm
     return out
-
-
-def _nonempty(values: Iterable[str]) -> list[str]:
-    return [v.strip() for v in values if v and v.strip()]
 
 
 def _leading_number(text: str) -> int | str:

@@ -456,15 +456,24 @@ def test_damaged_files_read_the_same_or_fail_the_same(tmp_path: Path, ext: str) 
 def test_the_sure_kinds_are_the_ones_best_kind_picks() -> None:
     heads = [b"ID3\x04\x00", b"\xff\xfb\x90", b"\xff\xf2", b"\xff\xf3", b"\xff\xfa", b"fLaC\x00",
              b"RIFF\x10\x00\x00\x00WAVEfmt ", b"FORM\x00\x00\x00\x10AIFF", b"ID3ftypmp4",
-             b"fLaC ftyp mp4 ADIF", b"RIFF....WAVE ftyp mp4", b"FORM....WAVEftypmp4 ADIF"]
-    names = ["a.mp3", "A.MP3", "b.flac", "c.wav", "d.aif", "e.aiff", "f.AIFF", "x.mp3.flac"]
+             b"fLaC ftyp mp4 ADIF", b"RIFF....WAVE ftyp mp4", b"FORM....WAVEftypmp4 ADIF",
+             b"OggS\x00\x02" + bytes(22) + b"\x01vorbis", b"OggS" + bytes(24) + b"OpusHead",
+             b"OggS\x00\x02\x00\x00\x00\x00WAVE\x01vorbis", b"OggS\x01vorbis OpusHead",
+             b"OggS\x01vorbis FLAC", b"OggS\x01vorbis ftyp", b"OggS OpusHead ADIF",
+             b"OggS Speex   OpusHead", b"OggS\x80theora\x01vorbis", b"OggS mp4 OpusHead"]
+    names = ["a.mp3", "A.MP3", "b.flac", "c.wav", "d.aif", "e.aiff", "f.AIFF", "x.mp3.flac",
+             "o.ogg", "o.OGA", "o.opus", "o.mp3", "o.tta"]
+    sure_ones = 0
     for head in heads:
-        data = head.ljust(300, b"\x00")
-        for name in names:
-            sure = tagfast._sure_kind(f"/lib/{name}", data)
-            if sure is not None:
-                picked = best_kind(f"/lib/{name}", io.BytesIO(data), data[:128])
-                assert sure == picked.__name__, (name, head)
+        for ape in (b"", b"APETAGEX" + bytes(24)):
+            data = head.ljust(300, b"\x00") + ape
+            for name in names:
+                sure = tagfast._sure_kind(f"/lib/{name}", data)
+                if sure is not None:
+                    picked = best_kind(f"/lib/{name}", io.BytesIO(data), data[:128])
+                    assert sure == picked.__name__, (name, head)
+                    sure_ones += 1
+    assert sure_ones >= 30
 
 
 def test_the_cache_holds_tags_only_entries_that_read_tags_does_not_take(tmp_path: Path) -> None:
