@@ -76,6 +76,7 @@ _ID3_FIELDS = (("artist", "TPE1"), ("title", "TIT2"), ("album", "TALB"), ("album
                ("track", "TRCK"), ("disc", "TPOS"), ("year", "TDRC"), ("bpm", "TBPM"),
                ("key", "TKEY"))
 _WANTED = frozenset(f for _, f in _ID3_FIELDS) | {"TCON", "TYER", "TDAT", "TIME"}
+_WANTED_NAMES = frozenset(n.encode() for n in _WANTED)
 _KNOWN_NAMES = frozenset(KNOWN_FRAMES)
 _FRAME = struct.Struct(">4sLH")
 _EMPTY = b"\x00" * 10
@@ -176,6 +177,13 @@ def _span(fh: IO[bytes], head: bytes, start: int, end: int) -> bytes:
     return fh.read(end - start)
 
 
+def _whole(fh: IO[bytes], head: bytes) -> IO[bytes]:
+    """The file for find_id3v1, which reads its last 131 bytes: head in memory when head is
+    the whole file (a BytesIO seeks to 0 where a short file's seek fails and find_id3v1
+    then seeks to 0: the same bytes)."""
+    return BytesIO(head) if len(head) < HEAD else fh
+
+
 def _mp3(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     try:
         raw, end = _id3(fh, head, 0)
@@ -191,7 +199,7 @@ def _id3(fh: IO[bytes], head: bytes, offset: int) -> tuple[dict[str, list[str]],
     raw map of its wanted frames and where it ends (None: no ID3v2 header)."""
     top = _span(fh, head, offset, offset + 10)
     if not top.startswith(b"ID3") or len(top) < 10:  # ID3NoHeaderError, then ID3v1 if any
-        frames, _ = find_id3v1(fh, 4, KNOWN_FRAMES)
+        frames, _ = find_id3v1(_whole(fh, head), 4, KNOWN_FRAMES)
         if frames is None:
             raise _NoTag
         return _from_frames({}, frames), None
@@ -206,7 +214,7 @@ def _id3(fh: IO[bytes], head: bytes, offset: int) -> tuple[dict[str, list[str]],
     header._flags, header.version, header.size = 0, (2, vmaj, vrev), size + 10
     header._known_frames = KNOWN_FRAMES
     found = _read_frames(header, body)
-    v1, _ = find_id3v1(fh, 4 if vmaj == 4 else 3, KNOWN_FRAMES)
+    v1, _ = find_id3v1(_whole(fh, head), 4 if vmaj == 4 else 3, KNOWN_FRAMES)
     return _from_frames(found, v1), offset + size + 10
 
 
@@ -258,14 +266,11 @@ def _read_frames(header: ID3Header, data: bytes) -> dict[str, list[str]]:
         start, pos = pos + 10, pos + 10 + size
         if size == 0:
             continue
-        try:
-            text = name.decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if text[-1] == "\x00":
-            raise _Fallback  # a v2.2 name in a v2.3/2.4 tag
-        if text not in _WANTED:
-            continue
+        if name not in _WANTED_NAMES:
+            if name[3] == 0 and name.isascii():
+                raise _Fallback  # a v2.2 name in a v2.3/2.4 tag
+            continue  # not ASCII (mutagen skips it) or not wanted
+        text = name.decode("ascii")
         if text in found:
             raise _Fallback  # mutagen merges the two
         body = data[start:pos]
@@ -286,6 +291,11 @@ def _read_frames(header: ID3Header, data: bytes) -> dict[str, list[str]]:
 def _texts(body: bytes, codec: str, old: bool) -> list[str] | None:
     """A text frame's values as mutagen reads Latin-1 / UTF-8 (tagload._FastText), or None."""
     rest = body[1:]
+    if b"\x00" not in rest:  # one value, no terminator
+        try:
+            return [rest.decode(codec)]
+        except UnicodeDecodeError:
+            return None
     values = []
     try:
         while rest:
@@ -559,7 +569,7 @@ def _ogg_opus(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
 def _wave(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     """WAVE.load: WaveStreamInfo's checks, then _WaveID3 at the 'id3' chunk (_WaveFile calls
     the first 'ID3' chunk 'id3' too)."""
-    size = _size(fh)
+    size = _size(fh, head)
     chunks = _iff_chunks(fh, head, size, "<4sI", "RIFF")
     if chunks is None or chunks[0] != "WAVE":
         raise _Fallback
@@ -578,7 +588,7 @@ def _wave(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
 
 def _aiff(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     """AIFF.load: _IFFID3 at the 'ID3' chunk, then AIFFInfo's checks."""
-    size = _size(fh)
+    size = _size(fh, head)
     chunks = _iff_chunks(fh, head, size, ">4sI", "FORM")
     if chunks is None:
         raise _Fallback
@@ -594,7 +604,10 @@ def _aiff(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     return _tag_in_chunk(fh, head, chunks[1][ids.index("ID3")][1])
 
 
-def _size(fh: IO[bytes]) -> int:
+def _size(fh: IO[bytes], head: bytes) -> int:
+    """The file's size (head's when head is the whole file)."""
+    if len(head) < HEAD:
+        return len(head)
     fh.seek(0, 2)
     return fh.tell()
 
@@ -647,21 +660,20 @@ def _mp4(fh: IO[bytes], head: bytes) -> dict[str, list[str]]:
     """MP4.load: the atom tree as mp4/_atom.py Atoms reads it (nested atoms that fill their
     parents exactly), MP4Info.load's checks (the sample entry's parse remembered by its
     bytes), then mutagen's own MP4Tags on that tree."""
-    fh.seek(0, 2)
-    atoms = _atoms(fh, head, fh.tell())
-    _mp4_info_ok(fh, atoms)
+    atoms = _atoms(fh, head, _size(fh, head))
+    _mp4_info_ok(fh, head, atoms)
     if MP4Chapters._can_load(atoms):
         raise _Fallback
     if not MP4Tags._can_load(atoms):
         return {}
-    return _ilst(fh, atoms[b"moov.udta.meta.ilst"])
+    return _ilst(fh, head, atoms[b"moov.udta.meta.ilst"])
 
 
 class _Dropped(Exception):
     """MP4MetadataError in an item: MP4Tags.load keeps it aside, the item gives no value."""
 
 
-def _ilst(fh: IO[bytes], ilst: Atom) -> dict[str, list[str]]:
+def _ilst(fh: IO[bytes], head: bytes, ilst: Atom) -> dict[str, list[str]]:
     """tags.py _mp4_values of MP4Tags.load's items: the wanted ones read as its parsers read
     them (__parse_text, __parse_pair, __parse_integer, __parse_genre, __parse_freeform)."""
     items: dict[str, list[Any]] = {}
@@ -671,7 +683,7 @@ def _ilst(fh: IO[bytes], ilst: Atom) -> dict[str, list[str]]:
             continue
         if atom._dataoffset != atom.offset + 8:
             raise _Fallback  # a 64-bit size: mutagen's item parsers count from atom.length
-        ok, data = atom.read(fh)
+        ok, data = _read_atom(fh, head, atom)
         if not ok:
             raise _Fallback
         try:
@@ -834,25 +846,32 @@ def _atom(offset: int, length: int, name: bytes, start: int) -> Atom:
     return atom
 
 
-def _mp4_info_ok(fh: IO[bytes], atoms: Atoms) -> None:
+def _read_atom(fh: IO[bytes], head: bytes, atom: Atom) -> tuple[bool, bytes]:
+    """Atom.read(fh), from head when it holds the bytes."""
+    start, size = atom._dataoffset, atom.datalength
+    data = _span(fh, head, start, start + size)
+    return len(data) == size, data
+
+
+def _mp4_info_ok(fh: IO[bytes], head: bytes, atoms: Atoms) -> None:
     """MP4Info.load(atoms, fh) raises nothing (else _Fallback, or KeyError for mutagen)."""
     moov = atoms[b"moov"]
     for trak in moov.findall(b"trak"):
-        ok, data = trak[b"mdia", b"hdlr"].read(fh)
+        ok, data = _read_atom(fh, head, trak[b"mdia", b"hdlr"])
         if not ok:
             raise _Fallback
         if data[8:12] == b"soun":
             break
     else:
         raise _Fallback  # no sound track: mvhd or MP4NoTrackError, mutagen's
-    ok, data = trak[b"mdia", b"mdhd"].read(fh)
+    ok, data = _read_atom(fh, head, trak[b"mdia", b"mdhd"])
     if not ok or len(data) < 4 or data[0] > 1 or len(data) < (20 if data[0] == 0 else 32):
         raise _Fallback
     try:
         stsd = trak[b"mdia", b"minf", b"stbl", b"stsd"]
     except KeyError:
         return
-    ok, data = stsd.read(fh)
+    ok, data = _read_atom(fh, head, stsd)
     if not ok or len(data) < 8 or data[0] != 0:
         raise _Fallback
     if struct.unpack(">I", data[4:8])[0] and not _sample_entry_ok(data[8:]):
