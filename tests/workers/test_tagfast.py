@@ -415,6 +415,37 @@ def test_iff_chunks(tmp_path: Path) -> None:
     assert read_tag_map(str(tmp_path / "both2.wav"), cache=None)["title"] == "chunk"
 
 
+def test_files_longer_than_the_first_read(tmp_path: Path) -> None:
+    """Tags and streams past tagfast.HEAD: read from the file, not from the first bytes."""
+    big = tagfast.HEAD * 3
+    art = b"\x89PNG" + bytes(big)
+    mp3 = id3_file(tmp_path, "big.mp3", [TIT2(encoding=3, text="t"), TPE1(encoding=1, text="a"),
+                                         APIC(encoding=0, mime="image/png", type=3, desc="",
+                                              data=art)])
+    with open(mp3, "ab") as fh:
+        fh.write(make_audio("mp3", 30.0)[96:] * 300)  # a longer stream
+    m4a = tagged(tmp_path, "m4a", TAGS, "big")
+    mp4 = MP4(m4a)
+    mp4["covr"] = [MP4Cover(art)]
+    mp4.save()
+    flac = tagged(tmp_path, "flac", TAGS, "big")
+    audio = FLAC(flac)
+    audio["comment"] = ["x" * big]
+    audio.save()
+    ogg = tagged(tmp_path, "ogg", TAGS, "big")
+    vorbis = OggVorbis(ogg)
+    vorbis["comment"] = ["y" * big]
+    vorbis.save()
+    fmt = struct.pack("<HHLLHH", 1, 1, 8000, 8000, 1, 8)
+    tag = raw_id3(3, [(b"TIT2", 0, b"\x00late")])
+    wav = tmp_path / "big.wav"
+    wav.write_bytes(riff([(b"fmt ", fmt), (b"data", bytes(big + 1)), (b"id3 ", tag)]))
+    for path in (mp3, m4a, flac, ogg, wav):
+        assert path.stat().st_size > tagfast.HEAD
+        assert same(path), path
+    assert read_tag_map(str(wav), cache=None)["title"] == "late"
+
+
 # --- damaged files ---------------------------------------------------------------------------
 
 
