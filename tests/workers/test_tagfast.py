@@ -294,19 +294,19 @@ def test_flac_blocks(tmp_path: Path) -> None:
     flac.save()
     assert same(path)
     data = path.read_bytes()
-    # a seektable, then a second one; padding only; a second comment block; a cuesheet
-    for n, (code, body) in enumerate([(3, bytes(18)), (3, bytes(18) * 2), (1, bytes(100)),
-                                      (4, FLAC(path).tags.write(framing=False)), (5, bytes(400)),
-                                      (2, b"APPL" + bytes(20)), (9, bytes(7))]):
+    # a seektable (then two); padding; a second comment block; a cuesheet; others
+    answered = {}
+    for code, body in [(3, bytes(18)), (1, bytes(100)), (4, FLAC(path).tags.write(framing=False)),
+                       (5, bytes(400)), (2, b"APPL" + bytes(20)), (9, bytes(7))]:
         block = bytes([code]) + len(body).to_bytes(3, "big") + body
-        crafted = data[:42] + block + data[42:]  # after STREAMINFO (4 + 4 + 34)
-        extra = tmp_path / f"b{n}.flac"
+        crafted = data[:42] + block + data[42:]  # after STREAMINFO (4 + 4 + 34, not last)
+        extra = tmp_path / f"b{code}.flac"
         extra.write_bytes(crafted)
-        same(extra)
+        answered[code] = same(extra)
         if code == 3:
-            crafted = crafted[:42] + block + crafted[42:]
-            extra.write_bytes(crafted)
-            same(extra)
+            extra.write_bytes(crafted[:42] + block + crafted[42:])
+            answered[33] = same(extra)
+    assert answered == {3: True, 33: False, 1: True, 4: True, 5: False, 2: True, 9: True}
 
 
 def test_wave_and_aiff_id3_chunks(tmp_path: Path) -> None:
