@@ -96,7 +96,7 @@ class BrokerActor:
             stop.set()
             self._wake()
 
-        self.store.start(lambda w, r: loop.call_soon_threadsafe(self._deliver, "store", (w, r)),
+        self.store.start(lambda w, r: self._deliver_threadsafe("store", (w, r)),
                          lambda: loop.call_soon_threadsafe(fatal))
         for sock in self.sockets:
             loop.add_reader(sock.getsockopt(zmq.FD), self._wake)
@@ -123,9 +123,11 @@ class BrokerActor:
             timer.cancel()
             self.waiter = None
 
-    def _deliver(self, what: str, payload: Any) -> None:
+    def _deliver_threadsafe(self, what: str, payload: Any) -> None:
+        """From another thread: into the inbox at once (a deque's append is atomic), so a
+        turn in progress sees it before its next message, then wake the loop."""
         self.inbox.append((what, payload))
-        self._wake()
+        self.loop.call_soon_threadsafe(self._wake)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         # with CURVE, client requests are read as frames: they carry the key (User-Id)
@@ -163,6 +165,8 @@ class BrokerActor:
             busy = True
             if handler is not None:
                 self._safely(handler, frames)
+            if self.inbox:  # committed meanwhile: its replies go out now, not after the turn
+                self._drain_inbox()
             if time.perf_counter() > turn_ends:
                 break
         busy = self._drain_inbox() or busy
@@ -228,8 +232,7 @@ class BrokerActor:
                 return
         if isinstance(msg, m.Start) and msg.paths:
             future = self.resolver.submit(resolve_paths, list(msg.paths), list(self.config.roots))
-            future.add_done_callback(lambda f: self.loop.call_soon_threadsafe(
-                self._deliver, "start", (peer, msg, f)))
+            future.add_done_callback(lambda f: self._deliver_threadsafe("start", (peer, msg, f)))
             return
         self._guarded(peer, msg, None)
 

@@ -152,11 +152,6 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
                        {"field": "priority"})
         if msg.max_attempts < 0 or msg.max_attempts > 100:
             raise fail("job.bad_params", "max_attempts must be 0..100", {"field": "max_attempts"})
-        try:
-            json.dumps(msg.params, allow_nan=False)
-        except (TypeError, ValueError):
-            raise fail("job.bad_params", "params must hold only maps, arrays, strings, numbers, "
-                       "booleans and nil", {"field": "params"}) from None
         spec = self.spec_of(msg.kind)
         if spec is None:
             if msg.kind not in self.known_kinds():
@@ -215,10 +210,15 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
                     owner = next((j.id for j in self.active.values() if other in j.paths), "")
                     raise fail("job.conflict", f"{path} overlaps {other} of active job {owner}",
                                {"path": path, "job": owner})
+        try:  # the store keeps them as JSON: made once here, for every row of the job
+            fixed = (json.dumps(resolved, allow_nan=False), json.dumps(params, allow_nan=False))
+        except (TypeError, ValueError):
+            raise fail("job.bad_params", "params must hold only maps, arrays, strings, numbers, "
+                       "booleans and nil", {"field": "params"}) from None
         job = Job(id=self.ids.new(now), kind=msg.kind, paths=resolved, params=params,
                   priority=PRIORITY_RANK[msg.priority], dry_run=msg.dry_run, created=now,
                   updated=now, max_attempts=msg.max_attempts or self.config.max_attempts,
-                  retry_of=retry_of, status="new")
+                  retry_of=retry_of, status="new", fixed_json=fixed)
         self._move(job, "create")
         self.active[job.id] = job
         self.paths.add(job.paths)
