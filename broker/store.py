@@ -22,7 +22,7 @@ from typing import Any
 
 from medialoom.private import private_files
 
-from .checkpoint import Checkpointer, WalBound
+from .checkpoint import IDLE_S, Checkpointer, WalBound
 from .jobs import COLUMNS, Job, job_from_row, stored_job
 from .reads import StoreReads
 from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, stored, table_sql
@@ -202,6 +202,9 @@ class Store(StoreReads):
         data_turn = True  # the next transaction may take queued item rows
         while not (stop and not data):
             batch = self._drain(block=not data and not stop)
+            if not batch and not data:  # nothing came for IDLE_S: a quiet moment
+                wal.when_idle(conn)
+                continue
             if None in batch:
                 stop = True
                 batch = [b for b in batch if b is not None]
@@ -231,13 +234,16 @@ class Store(StoreReads):
             if (done_writes or done_reads) and self._on_done is not None:
                 self._on_done(done_writes, done_reads)
             if writes:
-                wal.after_commit(conn, idle=not data and self._queue.empty())
+                wal.after_commit(conn)
 
     def _drain(self, block: bool) -> list[tuple[Any, ...] | None]:
         """What is queued (waiting for the first entry if block), at most MAX_BATCH entries."""
         batch: list[tuple[Any, ...] | None] = []
         if block:
-            self._take(batch, self._queue.get())
+            try:
+                self._take(batch, self._queue.get(timeout=IDLE_S))
+            except queue.Empty:
+                return batch
         while len(batch) < MAX_BATCH:
             try:
                 self._take(batch, self._queue.get_nowait())

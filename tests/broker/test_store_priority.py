@@ -118,10 +118,12 @@ def test_a_control_write_that_arrives_during_an_item_transaction_ends_it_early(
 def test_the_wal_starts_over_after_the_writer_had_a_quiet_moment(
         tmp_path: Path, monkeypatch: Any) -> None:
     """Automatic checkpoints are off (they stalled commits); the writer's own checkpoint,
-    when nothing waits, lets the next transaction reuse the WAL instead of growing it
-    (the background checkpointer is switched off here: it cannot finish under load)."""
+    once nothing came for IDLE_S, lets the next transaction reuse the WAL instead of growing
+    it (the background checkpointer is switched off here: it cannot finish under load)."""
     import os
     import time
+
+    from medialoom.broker.checkpoint import IDLE_S
     monkeypatch.setattr(store_module.Checkpointer, "start", lambda self: None)
     path = str(tmp_path / "s.sqlite3")
     store = Store(path)
@@ -140,9 +142,7 @@ def test_the_wal_starts_over_after_the_writer_had_a_quiet_moment(
         done.get(timeout=30)
         burst(0)
         grown = os.path.getsize(f"{path}-wal")
-        time.sleep(0.6)  # the writer looks at the WAL at most every 0.5 s
-        store.write((("barrier", "A"),), "quiet")  # a commit with nothing behind it
-        done.get(timeout=30)
+        time.sleep(IDLE_S + 0.5)  # a quiet moment: the writer checkpoints
         burst(20 * ROWS)
         assert os.path.getsize(f"{path}-wal") < grown * 1.5, "the WAL grew instead of restarting"
     finally:
