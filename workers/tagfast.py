@@ -90,6 +90,11 @@ _U32 = struct.Struct("<I").unpack_from
 _GENRES: dict[tuple[str, ...], list[str]] = {}
 _STAMPS: dict[str, str] = {}
 _MPEG_START = (b"ID3", b"\xff\xf2", b"\xff\xf3", b"\xff\xfa", b"\xff\xfb")
+#: starts that score 2 or more for another format (MPEG sync, FORM, wvpk, ASF, AC3, DSD, RIFF)
+_TWO_POINT_STARTS = (b"ID3", b"\xff\xf2", b"\xff\xf3", b"\xff\xfa", b"\xff\xfb", b"FORM",
+                     b"wvpk", b"\x30\x26\xb2\x75", b"\x0b\x77", b"DSD ", b"FRM8", b"RIFF",
+                     b"OggS", b"fLaC", b"TTA", b"MP+", b"MPCK", b"MAC ", b"OFR", b"MThd",
+                     b"tBaK")
 _NOT_OGG = (b"\x80theora", b"\x81theora", b"Speex   ", b"FLAC", b"fLaC", b"ftyp", b"mp4",
             b"ADIF")  # what else the scores of an Ogg page test for
 _CODECS = {0: "latin-1", 3: "utf-8"}  # what tagload._FastText decodes itself
@@ -144,6 +149,11 @@ def _sure_kind(name: str, head: bytes) -> str | None:
         return "WAVE" if head.startswith(b"RIFF") and head[8:12] == b"WAVE" else None
     if low.endswith((".aif", ".aiff")):
         return "AIFF" if head.startswith(b"FORM") else None
+    if low.endswith((".m4a", ".m4b", ".mp4")):
+        # MP4 at 2 ('ftyp' and 'mp4' in the first 128 bytes): no other test gives 2 here
+        h = head[:128]
+        ok = b"ftyp" in h and b"mp4" in h and not h.startswith(_TWO_POINT_STARTS)
+        return "MP4" if ok else None
     if low.endswith((".ogg", ".oga", ".opus")) and head.startswith(b"OggS"):
         # OggVorbis or OggOpus at 1 beats APEv2File's 1 (by name) when nothing else scores
         h = head[:128]
@@ -252,17 +262,32 @@ def _mpeg_frames(fh: IO[bytes], head: bytes, offset: int, frames: int = 4) -> bo
 
 def _read_frames(header: ID3Header, data: bytes) -> dict[str, list[str]]:
     """The texts of the wanted frames of the tag body data (id3/_tags.py read_frames, v2.3
-    and v2.4), TDRC's as str(ID3TimeStamp) gives them."""
-    old = header.version[1] == 3
-    sizes = None if old or _int_sizes(data) else _synchsafe
+    and v2.4), TDRC's as str(ID3TimeStamp) gives them.
+
+    A v2.4 tag is walked with synchsafe sizes first: when none of the sizes met reads
+    differently as a plain int, both readings walk the same frames and determine_bpi's
+    vote cannot change the answer; else the vote is taken and the walk done again."""
+    if header.version[1] == 3:
+        return _walk_frames(header, data, None, True)[0]
+    found, differ = _walk_frames(header, data, _synchsafe, False)
+    if differ and _int_sizes(data):
+        found = _walk_frames(header, data, None, False)[0]
+    return found
+
+
+def _walk_frames(header: ID3Header, data: bytes, sizes: Any, old: bool
+                 ) -> tuple[dict[str, list[str]], bool]:
     found: dict[str, list[str]] = {}
+    differ = False
     pos, end = 0, len(data)
     while end - pos >= 10:
         name, size, flags = _FRAME.unpack_from(data, pos)
         if name.strip(b"\x00") == b"":
             break
         if sizes is not None and size > 0x7F:
-            size = sizes(size)
+            safe = sizes(size)
+            differ = differ or safe != size
+            size = safe
         start, pos = pos + 10, pos + 10 + size
         if size == 0:
             continue
@@ -285,7 +310,7 @@ def _read_frames(header: ID3Header, data: bytes) -> dict[str, list[str]]:
         elif text == "TDRC":
             values = [_stamp(v) for v in values]
         found[text] = values
-    return found
+    return found, differ
 
 
 def _texts(body: bytes, codec: str, old: bool) -> list[str] | None:

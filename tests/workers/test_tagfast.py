@@ -491,9 +491,12 @@ def test_the_sure_kinds_are_the_ones_best_kind_picks() -> None:
              b"OggS\x00\x02" + bytes(22) + b"\x01vorbis", b"OggS" + bytes(24) + b"OpusHead",
              b"OggS\x00\x02\x00\x00\x00\x00WAVE\x01vorbis", b"OggS\x01vorbis OpusHead",
              b"OggS\x01vorbis FLAC", b"OggS\x01vorbis ftyp", b"OggS OpusHead ADIF",
-             b"OggS Speex   OpusHead", b"OggS\x80theora\x01vorbis", b"OggS mp4 OpusHead"]
+             b"OggS Speex   OpusHead", b"OggS\x80theora\x01vorbis", b"OggS mp4 OpusHead",
+             b"\x00\x00\x00\x20ftypM4A mp42isom", b"\x00\x00\x00\x20ftypM4A ", b"ID3ftypmp4",
+             b"RIFF\x00\x00\x00\x00WAVEftypmp4", b"\x00\x00\x00\x20ftypmp4 WAVE ADIF",
+             b"FORMftypmp4", b"\x0b\x77ftypmp4", b"wvpkftypmp4", b"MAC ftypmp4", b"tBaKftypmp4"]
     names = ["a.mp3", "A.MP3", "b.flac", "c.wav", "d.aif", "e.aiff", "f.AIFF", "x.mp3.flac",
-             "o.ogg", "o.OGA", "o.opus", "o.mp3", "o.tta"]
+             "o.ogg", "o.OGA", "o.opus", "o.mp3", "o.tta", "m.m4a", "m.MP4", "m.m4b", "m.aac"]
     sure_ones = 0
     for head in heads:
         for ape in (b"", b"APETAGEX" + bytes(24)):
