@@ -27,7 +27,7 @@ import pytest
 from medialoom.protocol import codec
 from medialoom.protocol.errors import RemoteProtocolError
 from medialoom.protocol.messages import CHANNELS, FIELDS
-from medialoom.protocol.values import MAX_DEPTH
+from medialoom.protocol.values import MAX_DEPTH, STRICT_UNPACK
 from medialoom.protocol.vectors.regen import from_json
 from tests.protocol.fuzz import POOL, Fuzzer, Raw, pack_map
 
@@ -60,14 +60,16 @@ def outcome(decode: Any, frames: list[bytes], channel: str) -> tuple[Any, ...]:
 
 
 def reference_decode(frames: list[bytes], channel: str) -> Any:
-    """codec.decode with every command's fields read by codec.check_fields."""
-    saved = codec._DECODERS
+    """codec.decode with every command's fields read by codec.check_fields, and the body
+    read with all of values.STRICT_UNPACK's options spelled out (as before fastpath.py)."""
+    saved = codec._DECODERS, codec._STRICT_CALL
     codec._DECODERS = {cls: (lambda body, cls=cls: codec.check_fields(cls, body, True))
-                       for cls in saved}
+                       for cls in saved[0]}
+    codec._STRICT_CALL = STRICT_UNPACK
     try:
         return codec.decode(frames, channel)
     finally:
-        codec._DECODERS = saved
+        codec._DECODERS, codec._STRICT_CALL = saved
 
 
 def same(frames: list[bytes], channel: str) -> tuple[Any, ...]:
@@ -103,6 +105,14 @@ def test_the_reference_decoder_is_not_the_generated_one() -> None:
         codec.check_fields = real
     assert calls == [cls]
     assert codec._DECODERS[cls].__name__ == "decode_Ping"
+
+
+def test_the_options_left_out_are_msgpacks_defaults() -> None:
+    """codec._STRICT_CALL leaves raw=False and strict_map_key=True to msgpack's defaults."""
+    assert set(STRICT_UNPACK) - set(codec._STRICT_CALL) == {"raw", "strict_map_key"}
+    assert msgpack.unpackb(b"\xa1a", **codec._STRICT_CALL) == "a"  # raw=False: str, not bytes
+    with pytest.raises(ValueError, match="strict_map_key=True"):  # strict_map_key=True: no int keys
+        msgpack.unpackb(b"\x81\x01\x01", **codec._STRICT_CALL)
 
 
 @pytest.mark.parametrize("vector", VALID + INVALID, ids=lambda v: v["name"])
