@@ -61,7 +61,8 @@ _INLINE: list[tuple[Any, list[str]]] = [
                        "for {e} in {x}:",
                        "    if type({e}) is not list or not fine({e}, 3): {fail}"]),
 ]
-assert MAX_DEPTH >= 3  # the inline tests above leave out the depth test of levels 2 and 3
+if MAX_DEPTH < 3:  # the inline tests above leave out the depth test of levels 2 and 3
+    raise ImportError(f"fastpath.py assumes MAX_DEPTH >= 3, not {MAX_DEPTH}")
 
 
 def _inline(hint: Any) -> list[str] | None:
@@ -72,8 +73,12 @@ def _inline(hint: Any) -> list[str] | None:
 
 
 def _slots_settable(cls: type, names: list[str]) -> bool:
-    """True if setting cls's slot descriptors is what its __init__ does, nothing more."""
+    """True if setting cls's slot descriptors is what its __init__ does, nothing more:
+    a slots dataclass whose fields are all init fields (names), with no __post_init__."""
     if hasattr(cls, "__post_init__") or not dataclasses.is_dataclass(cls):
+        return False
+    fields = dataclasses.fields(cls)
+    if [f.name for f in fields] != names or not all(f.init for f in fields):
         return False
     return all(type(cls.__dict__.get(name)).__name__ == "member_descriptor" for name in names)
 

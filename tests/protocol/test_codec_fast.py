@@ -17,6 +17,7 @@ import json
 import math
 import random
 import threading
+import typing
 from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
@@ -24,10 +25,10 @@ from typing import Any
 import msgpack
 import pytest
 
-from medialoom.protocol import codec
+from medialoom.protocol import codec, fastpath
 from medialoom.protocol.errors import RemoteProtocolError
 from medialoom.protocol.messages import CHANNELS, FIELDS
-from medialoom.protocol.values import MAX_DEPTH, STRICT_UNPACK
+from medialoom.protocol.values import MAX_DEPTH, STRICT_UNPACK, check_for
 from medialoom.protocol.vectors.regen import from_json
 from tests.protocol.fuzz import POOL, Fuzzer, Raw, pack_map
 
@@ -322,3 +323,32 @@ def test_encode_from_many_threads() -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_a_class_with_post_init_is_called_not_filled_in() -> None:
+    """fastpath sets slots only where that is all __init__ does; else it calls the class."""
+    calls: list[Any] = []
+
+    @dataclasses.dataclass(frozen=True)
+    class Probe:
+        a: int
+        b: list[str] = dataclasses.field(default_factory=list)
+        c: float = 0.0
+
+        def __post_init__(self) -> None:
+            calls.append(self.a)
+
+    hints = typing.get_type_hints(Probe, localns={"Any": Any})
+    fields = tuple((f.name, check_for(hints[f.name]), f.name == "a")
+                   for f in dataclasses.fields(Probe))
+
+    def reference(cls: type, body: dict[str, Any], strict: bool) -> Any:
+        return "refused by the reference", cls, strict
+
+    made = fastpath.decoder(Probe, fields, ("c",), reference)
+    assert "new(C)" not in (made.__doc__ or "")
+    result = made({"a": 3, "c": 2, "zz": b""})
+    assert result == Probe(3, [], 2.0) and type(result.c) is float and calls == [3, 3]
+    assert made({"a": -1}) == ("refused by the reference", Probe, True)
+    assert made({"b": []}) == ("refused by the reference", Probe, True)
+    assert made({"a": 1, "b": ["x", 1]}) == ("refused by the reference", Probe, True)
