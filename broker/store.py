@@ -11,7 +11,6 @@ it, and a read sees every write submitted before it.  WAL mode; with
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import sqlite3
@@ -25,7 +24,8 @@ from medialoom.private import private_files
 from .checkpoint import IDLE_S, Checkpointer, WalBound
 from .jobs import COLUMNS, Job, job_from_row, stored_job
 from .reads import StoreReads
-from .rows import ITEM_FIELDS, PLAN_FIELDS, insert_sql, stored, table_sql
+from .rows import ITEM_FIELDS, PLAN_FIELDS, stored, table_sql
+from .statements import INSERT_ITEM, INSERT_PLAN, apply_op, upsert_jobs
 
 log = logging.getLogger(__name__)
 
@@ -47,40 +47,12 @@ CREATE INDEX IF NOT EXISTS items_status ON items (job_id, status, i);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 INSERT OR IGNORE INTO meta VALUES ('schema', '1');
 """
-#: a job row replaces the stored one, except that a cancel request is never taken back (a
-#: row queued behind item rows may be older than the cancel flag committed ahead of it)
-_UPSERT = (" ON CONFLICT (id) DO UPDATE SET "
-           + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in ("id", "cancel_requested"))
-           + ", cancel_requested = MAX(cancel_requested, excluded.cancel_requested)")
-#: most job rows in one statement (256 x 27 values, under SQLite's 32,766 parameters)
-JOB_ROWS_PER_STATEMENT = 256
-
-
-@functools.cache
-def _insert_jobs(n: int) -> str:
-    """An upsert of n job rows in one statement: the writer binds them all at once and
-    takes the GIL back once, not once per row as executemany does (under item load each
-    time waited up to the switch interval behind the actor: 1-45 ms transactions of a few
-    START rows).  n is a power of two, so few statements are ever prepared."""
-    row = f"({', '.join('?' * len(COLUMNS))})"
-    return f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES {', '.join([row] * n)}" + _UPSERT
-
-
-def _upsert_jobs(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Store job rows (stored_job form) in as few statements as powers of two allow."""
-    at = 0
-    while at < len(rows):
-        n = min(1 << ((len(rows) - at).bit_length() - 1), JOB_ROWS_PER_STATEMENT)
-        conn.execute(_insert_jobs(n), [v for row in rows[at:at + n] for v in row])
-        at += n
-
-
-_INSERT_ITEM = insert_sql("items", ITEM_FIELDS)
-_INSERT_PLAN = insert_sql("plan", PLAN_FIELDS)
 MAX_BATCH = 2000
 #: item and plan rows one transaction takes from the data queue: bounds how long a control
 #: write (a START, a CANCEL, a finished job) waits behind item inserts
 DATA_ROWS_PER_COMMIT = 1024
+#: item or plan rows per statement: a preempted transaction ends after at most this many
+ROW_CHUNK = 64
 #: reads whose first argument is a job id: they see every write of that job queued before them
 _READS_ABOUT_A_JOB = frozenset({"get", "retry", "plan_check", "tally", "results", "plan",
                                 "plan_page"})
@@ -211,20 +183,23 @@ class Store(StoreReads):
             writes, reads, free = self._plan_commit(batch, data, waiting, data_turn)
             done_writes: list[tuple[Any, bool]] = []
             done_reads: list[tuple[int, Any]] = []
+            took_part = False
             if writes:
                 failed, left = self._commit_all(conn, writes, free)
                 for w in reversed(left):  # preempted: first in the next transaction's data
                     data.appendleft(w)
                     waiting[w[3]] += 1
-                if left:
-                    writes = writes[:len(writes) - len(left)]
+                whole = len(writes) - len(left)
+                # a write applied in part comes back as a new tuple: its first rows are in
+                took_part = bool(left) and left[0] is not writes[whole]
+                writes = writes[:whole]
                 done_writes = [(w[2], i not in failed) for i, w in enumerate(writes)]
                 failed_batches = failed_batches + 1 if len(failed) == len(writes) else 0
                 if failed_batches >= MAX_FAILED_BATCHES:
                     raise RuntimeError(f"{failed_batches} write batches in a row failed")
             # control writes may commit alone (short) right after one that took item rows;
             # one that did not makes the next one take them (data never starves)
-            data_turn = not any(len(w) == 5 for w in writes)
+            data_turn = not (any(len(w) == 5 for w in writes) or took_part)
             for _, name, args, token in reads:
                 try:
                     done_reads.append((token, getattr(self, f"_read_{name}")(conn, *args)))
@@ -318,7 +293,9 @@ class Store(StoreReads):
         ones (indices), and the data writes from ``free`` on that were left out because a
         new entry arrived in the queue meanwhile (a control write must not wait for them)."""
         try:
-            done = self._commit(conn, writes, len(writes) if free is None else free)
+            done, rest = self._commit(conn, writes, len(writes) if free is None else free)
+            if rest is not None:  # writes[done] was applied in part: rest is what is left of it
+                return set(), [rest, *writes[done + 1:]]
             return set(), writes[done:]
         except Exception:
             log.exception("a group commit of %d writes failed; retrying them one by one",
@@ -341,58 +318,60 @@ class Store(StoreReads):
             conn.execute("ROLLBACK")
 
     def _commit(self, conn: sqlite3.Connection, writes: list[tuple[Any, ...]],
-                free: int | None = None) -> int:
-        """Apply writes in one transaction and commit: how many were applied.  From index
-        ``free`` on, once one of them is applied, the rest is left when the queue has a
-        new entry (data keeps moving, one write per transaction at least)."""
+                free: int | None = None) -> tuple[int, tuple[Any, ...] | None]:
+        """Apply writes in one transaction and commit: how many were applied whole, and
+        what is left of the next one if it was applied in part.  From index ``free`` on,
+        once ROW_CHUNK rows of them are in, the rest is left when the queue has a new
+        entry (data keeps moving, one chunk per transaction at least; a control write
+        waits for one chunk of item rows, not a whole batch of 256)."""
         jobs: dict[str, tuple[Any, ...]] = {}
         conn.execute("BEGIN")
-        applied = len(writes)
+        applied, rest = len(writes), None
         for n, write in enumerate(writes):
-            if free is not None and n > free and not self._queue.empty():
+            preemptible = free is not None and n >= free
+            if preemptible and n > free and not self._queue.empty():  # type: ignore[operator]
                 applied = n
                 break
-            for op in write[1]:
+            for k, op in enumerate(write[1]):
                 self.ops += 1
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
-                elif op[0] == "items":
-                    conn.execute(_INSERT_ITEM, (stored(op[1]),))
-                elif op[0] == "plan":
-                    conn.execute(_INSERT_PLAN, (stored(op[1]),))
+                elif op[0] in ("items", "plan"):
+                    at = self._insert_rows(conn, op, preemptible)
+                    if at < len(op[1]):  # the rest of this write (rows, then its other ops)
+                        rest = ("w", ((op[0], op[1][at:]), *write[1][k + 1:]), *write[2:4],
+                                write[4] - at)
+                        break
                 else:
                     if jobs:
-                        _upsert_jobs(conn, [stored_job(r) for r in jobs.values()])
+                        upsert_jobs(conn, [stored_job(r) for r in jobs.values()])
                         jobs.clear()
-                    if op[0] == "barrier":
-                        pass  # orders a reply after the job's earlier writes; stores nothing
-                    elif op[0] == "cancel_flag":
-                        conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?",
-                                     (op[1],))
-                    elif op[0] == "delete_plan":
-                        conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
-                    elif op[0] == "delete_items":
-                        conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
-                    elif op[0] == "delete":
-                        conn.execute("DELETE FROM items WHERE job_id = ?", (op[1],))
-                        conn.execute("DELETE FROM plan WHERE job_id = ?", (op[1],))
-                        conn.execute("DELETE FROM jobs WHERE id = ?", (op[1],))
-                    elif op[0] == "purge":
-                        self._purge(conn, op[1])
+                    apply_op(conn, op)
+            if rest is not None:
+                applied = n
+                break
         if jobs:
-            _upsert_jobs(conn, [stored_job(r) for r in jobs.values()])
+            upsert_jobs(conn, [stored_job(r) for r in jobs.values()])
         conn.execute("COMMIT")
         self.commits += 1
-        return applied
+        return applied, rest
 
-    @staticmethod
-    def _purge(conn: sqlite3.Connection, cutoff: float) -> None:
-        old = "SELECT id FROM jobs WHERE finished IS NOT NULL AND finished < ? AND status IN " \
-              "('completed', 'failed', 'cancelled')"
-        conn.execute(f"DELETE FROM items WHERE job_id IN ({old})", (cutoff,))
-        conn.execute(f"DELETE FROM plan WHERE job_id IN ({old})", (cutoff,))
-        conn.execute("DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ? AND status "
-                     "IN ('completed', 'failed', 'cancelled')", (cutoff,))
+    def _insert_rows(self, conn: sqlite3.Connection, op: tuple[Any, ...],
+                     preemptible: bool) -> int:
+        """Insert an items or plan op's rows ROW_CHUNK at a time; if preemptible, stop
+        after a chunk once the queue has a new entry.  How many rows went in."""
+        rows = op[1]
+        sql = INSERT_ITEM if op[0] == "items" else INSERT_PLAN
+        at = 0
+        while at < len(rows):
+            if at and preemptible and not self._queue.empty():
+                return at
+            conn.execute(sql, (stored(rows[at:at + ROW_CHUNK]),))
+            at += ROW_CHUNK
+        return len(rows)
+
+
+
 
 
 def _jobs_of(ops: tuple[tuple[Any, ...], ...]) -> set[str]:
@@ -410,3 +389,4 @@ def _jobs_of(ops: tuple[tuple[Any, ...], ...]) -> set[str]:
         elif op[0] not in ("purge", "cancel_flag"):
             jobs.add(op[1])
     return jobs
+

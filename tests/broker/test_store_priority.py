@@ -85,7 +85,8 @@ def test_a_job_row_or_read_about_a_job_waits_for_that_job_s_items(tmp_path: Path
 def test_a_control_write_that_arrives_during_an_item_transaction_ends_it_early(
         tmp_path: Path, monkeypatch: Any) -> None:
     """The writer leaves the rest of a transaction's item rows for later when a START comes
-    in while it inserts them: the START waits for one ITEMS batch, not for the row budget."""
+    in while it inserts them: the START waits for one chunk of ROW_CHUNK rows, not for the
+    rest of the ITEMS batch nor the row budget; the batch's ACK waits for all its rows."""
     path = str(tmp_path / "s.sqlite3")
     store = Store(path)
     real_connect = store_module.connect
@@ -108,8 +109,9 @@ def test_a_control_write_that_arrives_during_an_item_transaction_ends_it_early(
     order = commits(store, 22)
     flat = [t for c in order for t in c]
     assert injected, "the writer never inserted item rows"
-    assert order[0] == ["A created", "A items 0"]  # the transaction ended after one batch
+    assert order[0] == ["A created"]  # ended after one chunk of A items 0: not acked yet
     assert order[1] == ["B started"]  # alone, ahead of the rest
+    assert order[2][0] == "A items 0"  # then the rest of that batch, first
     assert [t for t in flat if t.startswith("A items")] == [f"A items {b}" for b in range(20)]
     with connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 20 * 256
