@@ -13,7 +13,7 @@ from a per-process cache (workers/tagcache.py).
 
 ``read_tag_map(path)`` is ``read_tags(path)["tags"]`` for kinds that want
 only the tags (rename, organize): the same map and the same errors, read by
-workers/tagfast.py without mutagen's objects for the common containers.
+workers/tagfast/ without mutagen's objects for the common containers.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def read_tags(path: str, cache: TagCache | None = SEEN) -> dict[str, Any]:
 def read_tag_map(path: str, cache: TagCache | None = SEEN) -> dict[str, Any]:
     """``read_tags(path, cache)["tags"]``, the same map and the same errors, at less cost.
 
-    For the common containers (workers/tagfast.py) the tags are read without
+    For the common containers (workers/tagfast/) the tags are read without
     mutagen's objects and without the stream info; anything else is
     read_tags' own parse.  A fast read is cached as a tags-only entry, which
     read_tags (wanting the stream info too) takes for a miss.
