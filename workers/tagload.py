@@ -90,24 +90,34 @@ class _FastText:
         if (tflags or codec is None or len(data) < 2
                 or (header.f_unsynch and header.version >= _V24)):
             return self.cls._fromData(header, tflags, data)
-        rest = data[1:]
-        old = header.version < _V24
-        values: list[Any] = []
-        try:
-            while rest:  # EncodedTextSpec.read + decode_terminated, its utf-8 / latin-1 path
-                end = rest.find(b"\x00")
-                if end < 0:
-                    value, rest = rest.decode(codec), b""
-                else:
-                    value, rest = rest[:end].decode(codec), rest[end + 1:]
-                if old and not rest.strip(b"\x00"):
-                    rest = b""
-                values.append(ID3TimeStamp(value) if self.stamp else value)
-        except UnicodeDecodeError:
+        values: list[Any] | None = split_texts(data[1:], codec, header.version < _V24)
+        if values is None:
             return self.cls._fromData(header, tflags, data)
+        if self.stamp:
+            values = [ID3TimeStamp(v) for v in values]
         frame = self.cls.__new__(self.cls)
         frame.__dict__.update(encoding=_ENCODINGS[data[0]], text=values)
         return frame
+
+
+def split_texts(rest: bytes, codec: str, old: bool) -> list[str] | None:
+    """A Latin-1 / UTF-8 text frame's values after its encoding byte, as mutagen's
+    EncodedTextSpec.read and decode_terminated split them (old: ID3v2.3 or earlier, where
+    trailing terminators end the list); None if the bytes do not decode."""
+    values: list[str] = []
+    try:
+        while rest:
+            end = rest.find(b"\x00")
+            if end < 0:
+                value, rest = rest.decode(codec), b""
+            else:
+                value, rest = rest[:end].decode(codec), rest[end + 1:]
+            if old and not rest.strip(b"\x00"):
+                rest = b""
+            values.append(value)
+    except UnicodeDecodeError:
+        return None
+    return values
 
 
 def _text_kind(cls: type[Frame]) -> bool | None:

@@ -15,7 +15,7 @@ from mutagen.id3._tags import ID3Header
 from mutagen.id3._util import ID3JunkFrameError
 from mutagen.mp3 import MPEGFrame, MPEGInfo
 
-from ..tagload import KNOWN_FRAMES
+from ..tagload import KNOWN_FRAMES, split_texts
 from .base import Fallback, NoTag, file_size, span, whole
 
 __all__ = ["read_aiff", "read_mp3", "read_wave"]
@@ -165,20 +165,7 @@ def _texts(body: bytes, codec: str, old: bool) -> list[str] | None:
             return [rest.decode(codec)]
         except UnicodeDecodeError:
             return None
-    values = []
-    try:
-        while rest:
-            end = rest.find(b"\x00")
-            if end < 0:
-                value, rest = rest.decode(codec), b""
-            else:
-                value, rest = rest[:end].decode(codec), rest[end + 1:]
-            if old and not rest.strip(b"\x00"):
-                rest = b""
-            values.append(value)
-    except UnicodeDecodeError:
-        return None
-    return values
+    return split_texts(rest, codec, old)
 
 
 def _stamp(text: str) -> str:
