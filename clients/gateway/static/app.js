@@ -163,13 +163,17 @@ function setConn(on) {
 }
 
 // Merge a job map (full snapshot) or an update (status/progress) into the cache;
-// listeners hear about it unless quiet (the "*" list only seeds the cache).
+// listeners hear about it unless quiet (the "*" list only seeds the cache) -- but a job
+// already shown that the "*" list has newer news of is heard all the same: a page that
+// rendered a job from GET /jobs as running, and whose WebSocket list then brought its
+// end (the event itself came before the subscription), would otherwise show it running
+// for good (no later event comes for a finished job).
 function applyJob(job, full, reset, quiet = false) {
   const prev = state.jobs.get(job.id);
   if (prev && !reset && (job.seq < prev.seq || (job.seq === prev.seq && !full))) return;
   const merged = { ...(prev || {}), ...job };
   state.jobs.set(job.id, merged);
-  if (!quiet) for (const fn of live.listeners) fn(merged, null);
+  if (!quiet || (prev && job.seq > prev.seq)) for (const fn of live.listeners) fn(merged, null);
 }
 
 function onJob(fn) {
