@@ -163,8 +163,7 @@ class BrokerActor:
             except zmq.Again:
                 break
             busy = True
-            if handler is not None:
-                self._safely(handler, frames)
+            self._safely(handler, frames)
             if self.inbox:  # committed meanwhile: its replies go out now, not after the turn
                 self._drain_inbox()
             if time.perf_counter() > turn_ends:

@@ -33,6 +33,7 @@ from mutagen.mp4 import MP4Tags
 
 from .tagcache import FileKey, TagCache, file_key
 from .tagfast import fast_tags
+from .tagfast.mp4 import mp4_values
 from .tagload import open_audio
 
 __all__ = ["TAG_FIELDS", "UnreadableAudio", "read_tag_map", "read_tags"]
@@ -41,13 +42,10 @@ __all__ = ["TAG_FIELDS", "UnreadableAudio", "read_tag_map", "read_tags"]
 TAG_FIELDS = ("artist", "title", "album", "albumartist", "track", "disc", "year", "genre",
               "bpm", "key")
 _TEXT_FIELDS = ("artist", "title", "album", "albumartist", "genre", "key")
-_MP4_KEY = "----:com.apple.itunes:initialkey"
 _YEAR = re.compile(r"\s*(\d{4})\b")
 
 _ID3_FRAMES = {"artist": "TPE1", "title": "TIT2", "album": "TALB", "albumartist": "TPE2",
                "track": "TRCK", "disc": "TPOS", "year": "TDRC", "bpm": "TBPM", "key": "TKEY"}
-_MP4_ATOMS = {"artist": "\xa9ART", "title": "\xa9nam", "album": "\xa9alb", "albumartist": "aART",
-              "year": "\xa9day", "genre": "\xa9gen"}
 # first present name wins; Vorbis comment and APEv2 names are case-insensitive
 _VORBIS_NAMES = {"artist": ("artist",), "title": ("title",), "album": ("album",),
                  "albumartist": ("albumartist", "album artist", "album_artist"),
@@ -160,7 +158,7 @@ def normalise_tags(tags: Any) -> dict[str, Any]:
     if isinstance(tags, ID3):
         raw = _id3_values(tags)
     elif isinstance(tags, MP4Tags):
-        raw = _mp4_values(tags)
+        raw = mp4_values(tags)
     elif isinstance(tags, APEv2):
         raw = _named_values(tags, _APE_NAMES, lambda v: str(v).split("\0"))
     elif isinstance(tags, ASFTags):
@@ -180,22 +178,6 @@ def _id3_values(tags: ID3) -> dict[str, list[str]]:
            for field, frame in _ID3_FRAMES.items() if frame in tags}
     if "TCON" in tags:
         raw["genre"] = list(tags["TCON"].genres)
-    return raw
-
-
-def _mp4_values(tags: MP4Tags) -> dict[str, list[str]]:
-    raw = {field: [str(v) for v in tags[atom]] for field, atom in _MP4_ATOMS.items()
-           if atom in tags}
-    for field, atom in (("track", "trkn"), ("disc", "disk")):
-        pairs = tags.get(atom) or []
-        if pairs and pairs[0] and pairs[0][0]:
-            raw[field] = [str(pairs[0][0])]
-    if tags.get("tmpo"):
-        raw["bpm"] = [str(tags["tmpo"][0])]
-    for name, values in tags.items():
-        if name.lower() == _MP4_KEY:
-            raw["key"] = [bytes(v).decode("utf-8", "replace") for v in values]
-            break
     return raw
 
 

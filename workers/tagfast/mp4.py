@@ -4,7 +4,7 @@ workers/tagfast/__init__.py describes."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from io import BytesIO
 from typing import IO, Any
 
@@ -20,9 +20,10 @@ __all__ = ["read_mp4"]
 _MP4_CONTAINERS = frozenset(_CONTAINERS)
 _SKIP: dict[bytes, int] = dict(_SKIP_SIZE)
 _ENTRIES: dict[bytes, bool] = {}
-_MP4_TEXT = (("artist", "\xa9ART"), ("title", "\xa9nam"), ("album", "\xa9alb"),
-             ("albumartist", "aART"), ("year", "\xa9day"), ("genre", "\xa9gen"))
-_MP4_WANTED = frozenset({k.encode("latin-1") for _, k in _MP4_TEXT}
+#: tag field -> the MP4 text atom that holds it
+MP4_ATOMS = {"artist": "\xa9ART", "title": "\xa9nam", "album": "\xa9alb", "albumartist": "aART",
+             "year": "\xa9day", "genre": "\xa9gen"}
+_MP4_WANTED = frozenset({k.encode("latin-1") for k in MP4_ATOMS.values()}
                         | {b"trkn", b"disk", b"tmpo", b"gnre", b"----"})
 _MP4_KEY = "----:com.apple.itunes:initialkey"
 _INT_SIZES = (1, 2, 3, 4, 8)
@@ -46,7 +47,7 @@ class _Dropped(Exception):
 
 
 def _ilst(fh: IO[bytes], head: bytes, ilst: Atom) -> dict[str, list[str]]:
-    """tags.py _mp4_values of MP4Tags.load's items: the wanted ones read as its parsers read
+    """mp4_values of MP4Tags.load's items: the wanted ones read as its parsers read
     them (__parse_text, __parse_pair, __parse_integer, __parse_genre, __parse_freeform)."""
     items: dict[str, list[Any]] = {}
     for atom in ilst.children:
@@ -63,15 +64,22 @@ def _ilst(fh: IO[bytes], head: bytes, ilst: Atom) -> dict[str, list[str]]:
         except _Dropped:
             continue
         items.setdefault(key, []).extend(values)
-    raw = {field: [str(v) for v in items[key]] for field, key in _MP4_TEXT if key in items}
-    for field, key in (("track", "trkn"), ("disc", "disk")):
-        pairs = items.get(key) or []
+    return mp4_values(items)
+
+
+def mp4_values(items: Mapping[str, list[Any]]) -> dict[str, list[str]]:
+    """Field -> strings from MP4 items (an MP4Tags, or the atoms read here, both keyed by
+    atom name): text atoms, the first track and disc numbers, tempo, the initial key."""
+    raw = {field: [str(v) for v in items[atom]] for field, atom in MP4_ATOMS.items()
+           if atom in items}
+    for field, atom in (("track", "trkn"), ("disc", "disk")):
+        pairs = items.get(atom) or []
         if pairs and pairs[0] and pairs[0][0]:
             raw[field] = [str(pairs[0][0])]
     if items.get("tmpo"):
         raw["bpm"] = [str(items["tmpo"][0])]
-    for key, values in items.items():
-        if key.lower() == _MP4_KEY:
+    for name, values in items.items():
+        if name.lower() == _MP4_KEY:
             raw["key"] = [bytes(v).decode("utf-8", "replace") for v in values]
             break
     return raw
