@@ -25,7 +25,7 @@ from .checkpoint import IDLE_S, Checkpointer, WalBound
 from .jobs import COLUMNS, Job, job_from_row, stored_job
 from .reads import StoreReads
 from .rows import ITEM_FIELDS, PLAN_FIELDS, stored, table_sql
-from .statements import INSERT_ITEM, INSERT_PLAN, apply_op, upsert_jobs
+from .statements import INSERT_ITEM, INSERT_PLAN, apply_op, set_cancel_flags, upsert_jobs
 
 log = logging.getLogger(__name__)
 
@@ -322,22 +322,29 @@ class Store(StoreReads):
         """Apply writes in one transaction and commit: how many were applied whole, and
         what is left of the next one if it was applied in part.  From index ``free`` on,
         once ROW_CHUNK rows of them are in, the rest is left when the queue has a new
-        entry (data keeps moving, one chunk per transaction at least; a control write
-        waits for one chunk of item rows, not a whole batch of 256)."""
+        entry, or at once if writes before ``free`` wait for this commit (data keeps
+        moving, one chunk per transaction at least; a control write waits for one chunk
+        of item rows, not a whole batch of 256, nor the transaction's 1,024)."""
         jobs: dict[str, tuple[Any, ...]] = {}
+        flags: list[str] = []  # job ids whose cancel flag this transaction sets
         conn.execute("BEGIN")
         applied, rest = len(writes), None
+        waited = free is not None and free > 0
+        rows_in = 0
         for n, write in enumerate(writes):
             preemptible = free is not None and n >= free
-            if preemptible and n > free and not self._queue.empty():  # type: ignore[operator]
+            if preemptible and n > free and self._cut(waited, rows_in):  # type: ignore[operator]
                 applied = n
                 break
             for k, op in enumerate(write[1]):
                 self.ops += 1
                 if op[0] == "job":
                     jobs[op[1][0]] = op[1]
+                elif op[0] == "cancel_flag":  # after the job rows, all in one statement
+                    flags.append(op[1])
                 elif op[0] in ("items", "plan"):
-                    at = self._insert_rows(conn, op, preemptible)
+                    at = self._insert_rows(conn, op, preemptible and (waited, rows_in))
+                    rows_in += at
                     if at < len(op[1]):  # the rest of this write (rows, then its other ops)
                         rest = ("w", ((op[0], op[1][at:]), *write[1][k + 1:]), *write[2:4],
                                 write[4] - at)
@@ -352,26 +359,31 @@ class Store(StoreReads):
                 break
         if jobs:
             upsert_jobs(conn, [stored_job(r) for r in jobs.values()])
+        if flags:  # a job row never takes a flag back (statements._UPSERT): order is free
+            set_cancel_flags(conn, flags)
         conn.execute("COMMIT")
         self.commits += 1
         return applied, rest
 
     def _insert_rows(self, conn: sqlite3.Connection, op: tuple[Any, ...],
-                     preemptible: bool) -> int:
-        """Insert an items or plan op's rows ROW_CHUNK at a time; if preemptible, stop
-        after a chunk once the queue has a new entry.  How many rows went in."""
+                     preemptible: tuple[bool, int] | bool) -> int:
+        """Insert an items or plan op's rows ROW_CHUNK at a time; if preemptible (whether
+        control writes wait, and the data rows already in), stop after a chunk where
+        _cut says so.  How many rows went in."""
         rows = op[1]
         sql = INSERT_ITEM if op[0] == "items" else INSERT_PLAN
         at = 0
         while at < len(rows):
-            if at and preemptible and not self._queue.empty():
+            if at and preemptible and self._cut(preemptible[0], preemptible[1] + at):
                 return at
             conn.execute(sql, (stored(rows[at:at + ROW_CHUNK]),))
             at += ROW_CHUNK
         return len(rows)
 
-
-
+    def _cut(self, waited: bool, rows_in: int) -> bool:
+        """End a transaction's data part here?  Once a chunk is in when control writes of
+        this transaction wait for the commit, or when a new entry is queued."""
+        return (waited and rows_in >= ROW_CHUNK) or not self._queue.empty()
 
 
 def _jobs_of(ops: tuple[tuple[Any, ...], ...]) -> set[str]:

@@ -151,3 +151,49 @@ def test_the_wal_starts_over_after_the_writer_had_a_quiet_moment(
         store.stop()
     with connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 40 * ROWS
+
+
+def test_a_transaction_that_carries_control_writes_takes_one_chunk_of_item_rows(
+        tmp_path: Path) -> None:
+    """A START queued behind 50,000 item rows commits with at most ROW_CHUNK of them, not the
+    transaction's row budget: the writes it carries are waited for."""
+    path = str(tmp_path / "s.sqlite3")
+    store = Store(path)
+    store.write((("job", job_row(job("A"))),), "A created")
+    for batch in range(50):
+        store.write((("items", items("A", batch * ROWS)),), f"A items {batch}")
+    store.write((("job", job_row(job("B"))),), "B started")
+    seen: queue.Queue[Any] = queue.Queue()
+
+    def done(writes: list[Any], reads: list[Any]) -> None:
+        if any(t == "B started" for t, ok in writes if ok):
+            with connect(path) as conn:  # what is committed when the START is acked
+                seen.put(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    store.start(done)
+    try:
+        assert seen.get(timeout=30) <= store_module.ROW_CHUNK
+    finally:
+        store.stop()
+    with connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 50 * ROWS
+
+
+def test_cancel_flags_of_many_jobs_in_one_transaction_are_all_set(tmp_path: Path) -> None:
+    """The flags of a transaction go in one statement after its job rows: a flag queued
+    before the row of its job, and rows queued after a flag, still leave it set."""
+    path = str(tmp_path / "s.sqlite3")
+    store = Store(path)
+    names = [f"J{i:03d}" for i in range(300)]
+    for name in names[:299]:
+        store.write((("job", job_row(job(name))),), f"{name} created")
+    for name in names:
+        store.write((("cancel_flag", name),), f"{name} cancel")
+    store.write((("job", job_row(job(names[-1]))),), "last created")  # after its flag
+    for name in names[:10]:  # a later row of the job (queued before the flag was set)
+        store.write((("job", job_row(replace(job(name), processed=5))),), f"{name} again")
+    commits(store, 299 + 300 + 1 + 10)
+    recovered = {j.id: j for j in load_active(path)}
+    assert sorted(recovered) == names
+    assert all(recovered[name].cancel_requested for name in names)
+    assert all(recovered[name].processed == 5 for name in names[:10])
