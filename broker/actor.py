@@ -26,7 +26,7 @@ from medialoom.sockets import BULK_HWM, make_socket, recv_frames, send_frames
 
 from .auth import Gatekeeper, zap_domain
 from .config import BrokerConfig
-from .effects import Persist, Publish, Query, ToClient, ToWorker
+from .effects import Held, Persist, Publish, Query, ToClient, ToWorker
 from .paths import resolve_paths
 from .state import BrokerState
 from .store import Store
@@ -67,6 +67,8 @@ class BrokerActor:
         self.fatal = False
         #: writes and reads for the store, handed over together at the end of each turn
         self.for_store: list[tuple[Any, ...]] = []
+        #: while a commit's effects run: the sends they make (_release sends them)
+        self.held: Held | None = None
 
     def _bind(self, ctx: zmq.Context[Any], kind: int, endpoint: str,
               options: dict[int, int] | None = None, name: str = "") -> zmq.Socket[Any]:
@@ -248,12 +250,26 @@ class BrokerActor:
     def _on_worker(self, frames: list[bytes]) -> None:
         peer = frames[0]
         try:
-            msg = codec.decode(frames[1:], "worker")
+            if len(frames) == 3:  # one body, the common case
+                msg = codec.decode(frames[1:], "worker")
+                self._execute(self.state.handle_worker(peer, msg, time.time()))
+                return
+            # several bodies (SPEC.md 2): each is handled as if it came alone
+            msgs = codec.decode_each(frames[1:], "worker")
         except RemoteProtocolError as exc:
             self.state.counters["dropped"] += 1
             log.warning("dropped bad worker message: %s", exc.message)
             return
-        self._execute(self.state.handle_worker(peer, msg, time.time()))
+        now = time.time()
+        for msg in msgs:
+            if isinstance(msg, RemoteProtocolError):
+                self.state.counters["dropped"] += 1
+                log.warning("dropped bad worker message: %s", msg.message)
+                continue
+            self._safely(self._worker_message, peer, msg, now)
+
+    def _worker_message(self, peer: bytes, msg: m.WorkerMessage, now: float) -> None:
+        self._execute(self.state.handle_worker(peer, msg, now))
 
     def _on_event(self, frames: list[bytes]) -> None:
         try:
@@ -287,17 +303,21 @@ class BrokerActor:
         if what == "store":
             writes, reads = payload
             acks: dict[bytes, list[list[Any]]] = {}
-            for (then, durable), ok in writes:
-                if not ok:
-                    self._execute(self.state.write_failed(then, now))
-                    continue
-                self._execute(self._gather_acks(then, acks))
-                if durable:
-                    self.state.committed(durable)
-            for peer, entries in acks.items():  # one ACK per worker for the whole commit
-                for at in range(0, len(entries), ACK_CHUNK):
-                    self._send(self.workers, peer, m.Ack(acks=entries[at:at + ACK_CHUNK]),
-                               "broker")
+            self.held = held = Held()
+            try:
+                for (then, durable), ok in writes:
+                    if not ok:
+                        self._execute(self.state.write_failed(then, now))
+                        continue
+                    self._execute(self._gather_acks(then, acks))
+                    if durable:
+                        self.state.committed(durable)
+                for peer, entries in acks.items():  # one ACK per worker for the whole commit
+                    for at in range(0, len(entries), ACK_CHUNK):
+                        held.to_worker(peer, m.Ack(acks=entries[at:at + ACK_CHUNK]))
+            finally:
+                self.held = None
+                self._release(held)
             for token, result in reads:
                 self._execute(self.state.finish_query(token, result, now))
         elif what == "start":
@@ -322,9 +342,43 @@ class BrokerActor:
             # the worker's connection is gone (the process died): forget it now
             self._execute(self.state.unreachable(peer, msg, time.time()))
 
+    def _release(self, held: Held) -> None:
+        """Send what a commit's effects held: each worker's messages first, several bodies
+        to one message where its READY allows (SPEC.md 2), then the client replies, so a
+        START's ack still follows its DISPATCH onto the socket."""
+        for peer, msgs in held.workers.items():
+            worker = self.state.workers.get(peer)
+            if worker is None or not worker.batch or len(msgs) == 1:
+                for msg in msgs:
+                    self._send(self.workers, peer, msg, "broker")
+                continue
+            for at in range(0, len(msgs), codec.MAX_BODIES):
+                self._send_bodies(peer, msgs[at:at + codec.MAX_BODIES])
+        for peer, msg in held.clients:
+            self._send(self.clients, peer, msg, "reply")
+
+    def _send_bodies(self, peer: bytes, msgs: list[m.Message]) -> None:
+        """msgs to a worker as one message of several bodies."""
+        frames = [peer, codec.TAGS["broker"]]
+        for msg in msgs:
+            frames.append(codec.encode(msg, "broker")[1])
+        try:
+            send_frames(self.workers, frames)
+        except zmq.Again:
+            self.state.counters["dropped"] += len(msgs)
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            now = time.time()
+            for msg in msgs:
+                self._execute(self.state.unreachable(peer, msg, now))
+
     def _execute(self, effects: list[Any]) -> None:
+        held = self.held
         for effect in effects:
-            if isinstance(effect, ToClient):
+            if held is not None and isinstance(effect, ToClient | ToWorker):
+                held.add(effect)
+            elif isinstance(effect, ToClient):
                 self._send(self.clients, effect.peer, effect.msg, "reply")
             elif isinstance(effect, ToWorker):
                 self._send(self.workers, effect.peer, effect.msg, "broker")

@@ -93,6 +93,8 @@ class Worker:
     specs: dict[str, Any] = field(default_factory=dict)
     #: (library prefix, local prefix) pairs it announced (SPEC 6.9); none: it reaches every path
     path_map: tuple[tuple[str, str], ...] = ()
+    #: it takes broker messages of several bodies (READY ``batch``, SPEC.md 2)
+    batch: bool = False
 
     @property
     def free(self) -> int:
@@ -106,3 +108,21 @@ class Worker:
 def fail(code: str, message: str, details: Any = None) -> RequestError:
     """A refusal with a wire code."""
     return RequestError(message, code=code, details=details)
+
+
+@dataclass(slots=True)
+class Held:
+    """The sends of one commit's effects, held until all are known (BrokerActor._release):
+    each worker's messages in order, and the client replies in order."""
+
+    workers: dict[bytes, list[Any]] = field(default_factory=dict)
+    clients: list[tuple[bytes, Any]] = field(default_factory=list)
+
+    def add(self, effect: ToClient | ToWorker) -> None:
+        if isinstance(effect, ToWorker):
+            self.to_worker(effect.peer, effect.msg)
+        else:
+            self.clients.append((effect.peer, effect.msg))
+
+    def to_worker(self, peer: bytes, msg: Any) -> None:
+        self.workers.setdefault(peer, []).append(msg)

@@ -129,7 +129,8 @@ class WorkerChannel:
         worker = Worker(peer=peer, kinds=frozenset(k for k in msg.kinds if isinstance(k, str)),
                         slots=max(0, min(msg.slots, 1024)),
                         host=msg.host[:255], pid=msg.pid,
-                        expiry=now + self.config.worker_timeout_s, path_map=path_map)
+                        expiry=now + self.config.worker_timeout_s, path_map=path_map,
+                        batch=msg.batch)
         for data in msg.specs:
             try:
                 spec = spec_from_map(data)

@@ -166,6 +166,31 @@ def request_id(frames: list[bytes]) -> int:
     return 0
 
 
+#: most bodies in one worker-channel message (SPEC.md 2)
+MAX_BODIES = 64
+
+
+def decode_each(frames: list[bytes], channel: str) -> list[Message | RemoteProtocolError]:
+    """The messages of a worker-channel message of one or more bodies, in order (SPEC.md 2):
+    a body that does not decode is its error in the list, the others still count.
+    RemoteProtocolError if the frames themselves are wrong (count or version tag)."""
+    if not 2 <= len(frames) <= MAX_BODIES + 1:
+        raise RemoteProtocolError(f"a worker-channel message is a version tag and 1 to "
+                                  f"{MAX_BODIES} bodies, not {len(frames) - 1}")
+    tag = frames[0]
+    if tag != TAGS[channel]:
+        raise RemoteProtocolError(
+            f"version tag {tag[:16]!r} is not {TAGS[channel]!r}", code="protocol.bad_version"
+        )
+    out: list[Message | RemoteProtocolError] = []
+    for body in frames[1:]:
+        try:
+            out.append(decode([tag, body], channel))
+        except RemoteProtocolError as exc:
+            out.append(exc)
+    return out
+
+
 def decode(frames: list[bytes], channel: str) -> Message:
     """Message from frames on channel; RemoteProtocolError with a wire code if invalid."""
     if channel == "event":

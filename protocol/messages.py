@@ -174,6 +174,8 @@ class Ready:
     specs: list[Map] = field(default_factory=list)
     #: [library_prefix, local_prefix] pairs: how this worker's host sees the library (6.9)
     path_map: list[list[Any]] = field(default_factory=list)
+    #: it takes broker messages of several bodies (SPEC.md 2)
+    batch: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import zmq
 
+from medialoom.protocol.codec import MAX_BODIES
 from medialoom.sockets import recv_frames, send_frames
 
 log = logging.getLogger("medialoom.worker")
@@ -111,13 +113,24 @@ class Channel:
                 return
 
     def _flush(self, sock: zmq.Socket[Any]) -> None:
+        """Send the outbox, up to MAX_BODIES bodies in each message (SPEC.md 2): one
+        message is one wake-up of the broker's loop and its I/O thread, not one per body."""
         out = self.outbox
         while out:
-            frames = out[0]
+            head = out[0]
+            frames, taken = head, 1
+            if len(out) > 1 and len(head) == 2:  # [tag, body]s in a row go as one message
+                frames = [head[0]]
+                for queued in itertools.islice(out, MAX_BODIES):
+                    if len(queued) != 2 or queued[0] != head[0]:
+                        break
+                    frames.append(queued[1])
+                taken = len(frames) - 1
             # zmq.Again can only come from a message's first frame (a multipart message is
-            # taken whole or not at all): then the head stays queued
+            # taken whole or not at all): then its bodies stay queued
             send_frames(sock, frames)
-            out.popleft()
+            for _ in range(taken):
+                out.popleft()
 
     def _pump(self) -> None:
         """Send what is queued, receive what has arrived, and run again if the edge that

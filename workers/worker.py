@@ -109,7 +109,8 @@ class Worker(Reporting):
         kinds = sorted(self.config.kinds or self.kinds)
         specs = [self.kinds[k].spec.to_map() for k in kinds if k in self.kinds]
         ready = m.Ready(kinds=kinds, slots=self.config.slots, host=self.host, pid=os.getpid(),
-                        running=running, specs=specs, path_map=self.path_map.announce())
+                        running=running, specs=specs, path_map=self.path_map.announce(),
+                        batch=True)
         # READY goes first on the new socket, ahead of anything queued in the outbox; then
         # every result the broker has not acknowledged and every unanswered FETCH, in order
         self.channel.attach(dealer)
@@ -193,14 +194,21 @@ class Worker(Reporting):
         a socket about to be closed, where a DISCONNECT is moot."""
         self.broker_expiry = time.monotonic() + self.timeout_s
         try:
-            msg = codec.decode(frames, "broker")
+            msgs = [codec.decode(frames, "broker")] if len(frames) == 2 else \
+                codec.decode_each(frames, "broker")  # several bodies (SPEC.md 2)
         except RemoteProtocolError as exc:
             log.warning("dropped bad broker message: %s", exc.message)
             return
-        if closing and isinstance(msg, m.Disconnect):
-            return
-        if not self.draining or isinstance(msg, m.Ack | m.Page | m.Grant | m.CancelJob):
-            self._handle(msg)
+        for msg in msgs:
+            if isinstance(msg, RemoteProtocolError):
+                log.warning("dropped bad broker message: %s", msg.message)
+            elif closing and isinstance(msg, m.Disconnect):
+                continue
+            elif not self.draining or isinstance(msg, m.Ack | m.Page | m.Grant | m.CancelJob):
+                try:
+                    self._handle(msg)
+                except Exception:  # a bug in one body's handler spares the bodies after it
+                    log.exception("internal error handling a broker message")
 
     def _take_what_arrived(self, dealer: zmq.Socket[Any]) -> None:
         """Handle what already sits in a socket about to be closed (a DISPATCH received just

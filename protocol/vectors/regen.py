@@ -1,4 +1,5 @@
-"""Rewrite the frames of valid.json from its messages, and SPEC.md's hex dumps from valid.json.
+"""Rewrite the frames of valid.json from its messages, SPEC.md's hex dumps from valid.json,
+and bodies.json (messages of several bodies) from BODIES below.
 
     python protocol/vectors/regen.py
 
@@ -73,5 +74,63 @@ def main() -> None:
     spec.write_text(text)
 
 
+#: bodies.json (SPEC.md 12.3): worker-channel messages of several bodies, each body given as
+#: a message or as raw bytes (hex) that must be dropped alone; tag (hex) defaults to MLW1
+BODIES: list[dict[str, Any]] = [
+    {"name": "done-two", "channel": "worker", "bodies": [
+        {"cmd": "DONE", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF", "attempt": 1},
+        {"cmd": "DONE", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KG", "attempt": 2}]},
+    {"name": "accept-items-done", "channel": "worker", "bodies": [
+        {"cmd": "ACCEPT", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF", "attempt": 1},
+        {"cmd": "ITEMS", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF", "attempt": 1,
+         "items": [{"path": "/srv/media/a.mp3", "status": "ok"}], "n": 1},
+        {"cmd": "DONE", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF", "attempt": 1, "n": 2}]},
+    {"name": "dispatch-two-and-ack", "channel": "broker", "bodies": [
+        {"cmd": "DISPATCH", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF", "attempt": 1, "kind": "sleep",
+         "params": {"steps": 0}},
+        {"cmd": "DISPATCH", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KG", "attempt": 1, "kind": "sleep",
+         "params": {"steps": 0}},
+        {"cmd": "ACK", "acks": [["01JDC3ZPQV7WE2N6VYBN0CG6KE", 1, 3]]}]},
+    {"name": "broken-body-between-two", "channel": "worker", "bodies": [
+        {"cmd": "HEARTBEAT"}, {"hex": "c1"}, {"hex": "81a3636d64a44e4f5045"},
+        {"cmd": "HEARTBEAT"}]},
+    {"name": "sixty-four-bodies", "channel": "worker", "bodies": [{"cmd": "HEARTBEAT"}] * 64},
+    {"name": "sixty-five-bodies", "channel": "worker", "bodies": [{"cmd": "HEARTBEAT"}] * 65},
+    {"name": "sixty-five-bodies-from-the-broker", "channel": "broker",
+     "bodies": [{"cmd": "HEARTBEAT"}] * 65},
+    {"name": "tag-only", "channel": "worker", "bodies": []},
+    {"name": "client-tag-on-two-bodies", "channel": "worker", "tag": "4d4c4331",
+     "bodies": [{"cmd": "HEARTBEAT"}] * 2},
+]
+
+
+def bodies() -> None:
+    """Write bodies.json from BODIES: each entry's frames, and what decoding them gives:
+    ``messages`` (a body that is dropped alone is ``{"error": code}``) or ``error``."""
+    out = []
+    for entry in BODIES:
+        channel = entry["channel"]
+        frames = [bytes.fromhex(entry.get("tag", codec.TAGS[channel].hex()))]
+        for body in entry["bodies"]:
+            if "hex" in body:
+                frames.append(bytes.fromhex(body["hex"]))
+                continue
+            fields = dict(body)
+            msg = CHANNELS[channel][fields.pop("cmd")](**fields)
+            frames.append(codec.encode(msg, channel)[1])
+        vector: dict[str, Any] = {"name": entry["name"], "channel": channel,
+                                  "frames": [f.hex() for f in frames]}
+        try:
+            decoded = codec.decode_each(frames, channel)
+        except codec.RemoteProtocolError as exc:
+            vector["error"] = exc.code
+        else:
+            vector["messages"] = [{"error": d.code} if isinstance(d, Exception)
+                                  else codec.body_of(d) for d in decoded]
+        out.append(vector)
+    (HERE / "bodies.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    bodies()

@@ -40,8 +40,9 @@ class RawBroker:
                 stdout=out, stderr=subprocess.STDOUT)
         assert self.router.poll(20_000), "no READY"
         self.peer, *frames = self.router.recv_multipart()
-        assert isinstance(codec.decode(frames, "worker"), m.Ready)
-        self.seen: list[m.WorkerMessage] = []
+        first, *rest = codec.decode_each(frames, "worker")  # READY, maybe more bodies with it
+        assert isinstance(first, m.Ready) and first.batch
+        self.seen: list[m.WorkerMessage] = [x for x in rest if not isinstance(x, m.Heartbeat)]
 
     def dispatch(self, job: str, **params: object) -> None:
         msg = m.Dispatch(job=job, attempt=1, kind="sleep", params=params)
@@ -69,13 +70,14 @@ class RawBroker:
         """Take one message if one comes within 0.1 s; ACK every final message."""
         if not self.router.poll(100):
             return
-        msg = codec.decode(self.router.recv_multipart()[1:], "worker")
-        if isinstance(msg, m.Heartbeat):
-            return
-        self.seen.append(msg)
-        if isinstance(msg, (m.Done, m.Failed, m.Cancelled)):
-            ack = m.Ack(acks=[[msg.job, msg.attempt, msg.n]])
-            self.router.send_multipart([self.peer, *codec.encode(ack, "broker")])
+        for msg in codec.decode_each(self.router.recv_multipart()[1:], "worker"):
+            assert not isinstance(msg, Exception), msg
+            if isinstance(msg, m.Heartbeat):
+                continue
+            self.seen.append(msg)
+            if isinstance(msg, (m.Done, m.Failed, m.Cancelled)):
+                ack = m.Ack(acks=[[msg.job, msg.attempt, msg.n]])
+                self.router.send_multipart([self.peer, *codec.encode(ack, "broker")])
 
     def close(self) -> None:
         self.proc.terminate()

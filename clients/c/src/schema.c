@@ -37,7 +37,7 @@ static const ml_field none[1] = {{NULL, F_ANY, false, 0, NULL}};
 static const ml_field ready[] = {REQ("kinds", F_STRS),   REQ("slots", F_UINT),
                                  OPTS("host", ""),       OPTI("pid", F_UINT, 0),
                                  OPT("running", F_ARRAYS), OPT("specs", F_MAPS),
-                                 OPT("path_map", F_ARRAYS)};
+                                 OPT("path_map", F_ARRAYS), OPT("batch", F_BOOL)};
 static const ml_field job_attempt[] = {REQ("job", F_STR), REQ("attempt", F_UINT)};
 static const ml_field items[] = {REQ("job", F_STR), REQ("attempt", F_UINT), REQ("items", F_MAPS),
                                  OPT("progress", F_MAP), OPTI("n", F_UINT, 0)};

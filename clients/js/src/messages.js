@@ -54,7 +54,7 @@ const REPLY = {
 const WORKER = {
   READY: [req("kinds", STRS), req("slots", UINT), opt("host", STR, value("")), opt("pid", UINT, value(0)),
     opt("running", ARRAYS, emptyList), opt("specs", MAPS, emptyList),
-    opt("path_map", ARRAYS, emptyList)],
+    opt("path_map", ARRAYS, emptyList), opt("batch", BOOL, value(false))],
   HEARTBEAT: [],
   ACCEPT: [JOB, ATTEMPT],
   ITEMS: [JOB, ATTEMPT, req("items", MAPS), PROGRESS, N],
