@@ -343,7 +343,7 @@ class Store(StoreReads):
                 elif op[0] == "cancel_flag":  # after the job rows, all in one statement
                     flags.append(op[1])
                 elif op[0] in ("items", "plan"):
-                    at = self._insert_rows(conn, op, preemptible and (waited, rows_in))
+                    at = self._insert_rows(conn, op, preemptible, waited, rows_in)
                     rows_in += at
                     if at < len(op[1]):  # the rest of this write (rows, then its other ops)
                         rest = ("w", ((op[0], op[1][at:]), *write[1][k + 1:]), *write[2:4],
@@ -365,16 +365,16 @@ class Store(StoreReads):
         self.commits += 1
         return applied, rest
 
-    def _insert_rows(self, conn: sqlite3.Connection, op: tuple[Any, ...],
-                     preemptible: tuple[bool, int] | bool) -> int:
-        """Insert an items or plan op's rows ROW_CHUNK at a time; if preemptible (whether
-        control writes wait, and the data rows already in), stop after a chunk where
-        _cut says so.  How many rows went in."""
+    def _insert_rows(self, conn: sqlite3.Connection, op: tuple[Any, ...], preemptible: bool,
+                     waited: bool = False, rows_in: int = 0) -> int:
+        """Insert an items or plan op's rows ROW_CHUNK at a time; if preemptible, stop
+        after a chunk where _cut says so (waited: control writes of the transaction wait
+        for it; rows_in: its data rows already in).  How many rows went in."""
         rows = op[1]
         sql = INSERT_ITEM if op[0] == "items" else INSERT_PLAN
         at = 0
         while at < len(rows):
-            if at and preemptible and self._cut(preemptible[0], preemptible[1] + at):
+            if at and preemptible and self._cut(waited, rows_in + at):
                 return at
             conn.execute(sql, (stored(rows[at:at + ROW_CHUNK]),))
             at += ROW_CHUNK

@@ -31,9 +31,8 @@ def _expected() -> set[str]:
                 continue
             if folder == "clients" and rel.parts[0] in ("c", "js"):
                 continue  # the C and JS clients are built by their own tools, not shipped
-            if path.suffix == ".py" or (path.parent.name in ("static", "vectors") or
-                                        path.name == "SPEC.md") and any(
-                                            path.match(p) for p in DATA):
+            data = path.parent.name in ("static", "vectors") or path.name == "SPEC.md"
+            if path.suffix == ".py" or (data and any(path.match(p) for p in DATA)):
                 names.add(f"{package}/{rel.as_posix()}")
     return names
 
