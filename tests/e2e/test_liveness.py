@@ -159,6 +159,25 @@ def relpaths(folder: Path) -> set[str]:
             for n in names}
 
 
+def step_until_planned(s: System, worker: subprocess.Popen[bytes], job_id: str,
+                       bound_s: float = 60.0) -> dict[str, Any]:
+    """Let a frozen worker run 5 ms at a time until the broker shows the job's plan stored; the
+    worker is left frozen. Planning and applying 2,000 moves take well under a second here, so
+    polling a free-running worker could miss the window between them on a loaded machine."""
+    job: dict[str, Any] = {}
+    deadline = time.monotonic() + bound_s
+    with s.client(timeout_s=2.0) as c:
+        while time.monotonic() < deadline:
+            worker.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
+            worker.send_signal(signal.SIGSTOP)
+            time.sleep(0.02)  # what the worker sent in its slice reaches the store
+            job = c.status(job_id)
+            if job["planned"] or ended(job):
+                break
+    return job
+
+
 def kill_broker_while_the_worker_fetches(s: System, worker: subprocess.Popen[bytes]) -> float:
     """The broker is frozen, then the worker (frozen while a DISPATCH reached it) goes on and
     sends its FETCH into the frozen broker, which is killed and restarted; the restart time."""
@@ -200,10 +219,11 @@ def test_broker_kill9_while_a_retry_fetches_its_plan_costs_no_stall_and_no_attem
     try:
         first = s.start_worker(slots=1)
         lib, before = library(s, "lib", 2000)
+        first.send_signal(signal.SIGSTOP)  # the DISPATCH waits; the worker is stepped below
         with s.client() as c:
-            job = c.start("organize", [str(lib)])
-        second = s.start_worker(slots=1)
-        planned, _ = poll(s, job["id"], lambda j: j["planned"] or ended(j), 60, every_s=0.01)
+            job = c.start("organize", [str(lib)])  # for the only worker the broker knows
+        second = s.start_worker(slots=1, wait=False)
+        planned = step_until_planned(s, first, job["id"])
         assert planned["status"] == "running" and planned["attempts"] == 1, describe(planned)
         first.send_signal(signal.SIGKILL)  # attempt 1 dies with its plan stored
         queued, _ = poll(s, job["id"], lambda j: j["status"] != "running" or j["attempts"] != 1,
@@ -211,6 +231,7 @@ def test_broker_kill9_while_a_retry_fetches_its_plan_costs_no_stall_and_no_attem
         assert queued["status"] == "queued", ("attempt 1 was not requeued (the test stops the "
                                               "second worker during the retry backoff): "
                                               + describe(queued) + log_tails(s))
+        s.wait_for(lambda: second.pid in worker_pids(s), "the second worker registered")
         second.send_signal(signal.SIGSTOP)  # the DISPATCH of attempt 2 waits in its socket
         try:
             retry, _ = poll(s, job["id"], lambda j: j["status"] != "queued", 30, every_s=0.01)
