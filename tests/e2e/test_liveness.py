@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -159,6 +160,17 @@ def relpaths(folder: Path) -> set[str]:
             for n in names}
 
 
+def stored_attempts(s: System, job_id: str) -> int:
+    """The attempt number the broker's store holds for the job (read-only, beside the broker)."""
+    db = sqlite3.connect(f"file:{s.data_dir / 'medialoom.sqlite3'}?mode=ro", uri=True,
+                         timeout=5.0)
+    try:
+        row = db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    finally:
+        db.close()
+    return row[0] if row else 0
+
+
 def step_until_planned(s: System, worker: subprocess.Popen[bytes], job_id: str,
                        bound_s: float = 60.0) -> dict[str, Any]:
     """Let a frozen worker run 5 ms at a time until the broker shows the job's plan stored; the
@@ -200,6 +212,9 @@ def test_broker_kill9_while_a_rollback_fetches_its_plan_costs_no_stall_and_no_at
         worker.send_signal(signal.SIGSTOP)  # the DISPATCH of the rollback waits in its socket
         try:
             job = c.start("rollback", params={"job": organize["id"]})
+            # its DISPATCH leaves once the attempt is committed (see the test below)
+            s.wait_for(lambda: stored_attempts(s, job["id"]) == 1, "attempt 1 committed")
+            time.sleep(0.3)
         finally:
             kill_broker_while_the_worker_fetches(s, worker)
     done, waited = poll(s, job["id"], ended, 60)
@@ -237,8 +252,10 @@ def test_broker_kill9_while_a_retry_fetches_its_plan_costs_no_stall_and_no_attem
             retry, _ = poll(s, job["id"], lambda j: j["status"] != "queued", 30, every_s=0.01)
             assert retry["status"] == "running" and retry["attempts"] == 2, describe(retry)
             # STATUS shows the attempt as soon as it is decided; its DISPATCH leaves only after
-            # the raised attempt number is committed (SPEC 6.2), a moment later: let it leave
-            # before the broker is frozen, or the test kills a broker that never sent it
+            # the raised attempt number is committed (SPEC 6.2), which on a loaded machine took
+            # longer than 0.3 s: wait for the commit, then let the DISPATCH leave before the
+            # broker is frozen, or the test kills a broker that never sent it
+            s.wait_for(lambda: stored_attempts(s, job["id"]) == 2, "attempt 2 committed")
             time.sleep(0.3)
         finally:
             kill_broker_while_the_worker_fetches(s, second)
