@@ -22,7 +22,7 @@ from medialoom.protocol import codec
 from medialoom.protocol import messages as m
 from medialoom.protocol.constants import DEFAULT_CLIENTS
 from medialoom.protocol.errors import BrokerUnavailable, MedialoomError
-from medialoom.sockets import BULK_HWM, make_socket, send_frames
+from medialoom.sockets import BULK_HWM, make_socket, recv_frames, send_frames
 
 from .client_api import (  # noqa: F401 (ClientError, merge_event, TERMINAL: offered here)
     DEFAULT_EVENTS,
@@ -124,7 +124,7 @@ class AsyncClient(_Api):
         """Every reply that has arrived, to the request waiting for it."""
         while True:
             try:
-                frames = _recv_frames(self.sock)
+                frames = recv_frames(self.sock)
             except zmq.Again:
                 return
             except zmq.ZMQError:  # closed meanwhile
@@ -223,19 +223,7 @@ class AsyncClient(_Api):
             sub.close(linger=0)
 
 
-_recv, _NOBLOCK, _POLLIN = zmq.backend.Socket.recv, int(zmq.NOBLOCK), int(zmq.POLLIN)
-_zmq_poll = zmq.backend.zmq_poll
-
-
-def _recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
-    """``medialoom.sockets.recv_frames``, reading RCVMORE from each frame: ``Socket.get``
-    looks its option up in pyzmq's SocketOption enum (twice per two-frame reply)."""
-    frame = _recv(sock, _NOBLOCK, False)
-    parts = [frame.bytes]
-    while frame.more:
-        frame = _recv(sock, _NOBLOCK, False)
-        parts.append(frame.bytes)
-    return parts
+_POLLIN, _zmq_poll = int(zmq.POLLIN), zmq.backend.zmq_poll
 
 
 class Client(_Api):
@@ -281,7 +269,7 @@ class Client(_Api):
                 self._connect()
                 raise self._unreachable()
             try:
-                reply = codec.decode(_recv_frames(self.sock), "reply")
+                reply = codec.decode(recv_frames(self.sock), "reply")
             except (MedialoomError, zmq.Again):
                 continue
             if reply.rid == msg.rid:  # type: ignore[union-attr]
