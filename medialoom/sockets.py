@@ -116,14 +116,8 @@ def send_frames(sock: zmq.Socket[Any], frames: list[bytes]) -> None:
 def recv_frames(sock: zmq.Socket[Any], copy: bool = True) -> list[Any]:
     """``sock.recv_multipart(zmq.NOBLOCK, copy=copy)``."""
     frame = _recv(sock, _NOBLOCK, False)
-    if not copy:
-        parts = [frame]
-        while frame.more:
-            frame = _recv(sock, _NOBLOCK, False)
-            parts.append(frame)
-        return parts
-    parts = [frame.bytes]
+    parts = [frame]
     while frame.more:
         frame = _recv(sock, _NOBLOCK, False)
-        parts.append(frame.bytes)
-    return parts
+        parts.append(frame)
+    return [f.bytes for f in parts] if copy else parts
