@@ -32,10 +32,12 @@ def _statuses(sub: zmq.Socket, job_id: str, until: str, timeout_s: float = 10.0)
 
 
 def _job_until_subscribed(system: System, subs: list[zmq.Socket]) -> None:
-    """Start throwaway jobs until every SUB got an EVENT (its subscription is live)."""
+    """Start throwaway jobs until every SUB got an EVENT (its subscription is live). Each
+    sleeps long enough that its cancel finds it still running (a no-op sleep may already have
+    completed when the cancel arrives: job.finished)."""
     with system.client() as c:
         for _ in range(50):
-            job = c.start("sleep")["id"]
+            job = c.start("sleep", params={"seconds": 60})["id"]
             c.cancel(job)
             if all(s.poll(200) for s in subs):
                 for s in subs:
