@@ -26,10 +26,12 @@ from medialoom.sockets import BULK_HWM, make_socket, recv_frames, send_frames
 
 from .auth import Gatekeeper, zap_domain
 from .config import BrokerConfig
-from .effects import Held, Persist, Publish, Query, ToClient, ToWorker
+from .effects import Held, Persist, Publish, Query, ToClient, ToWorker, gather_acks
 from .paths import resolve_paths
+from .replies import Replies
 from .state import BrokerState
 from .store import Store
+from .subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 BUDGET = 512
@@ -57,9 +59,11 @@ class BrokerActor:
         self.events_in.send(b"\x01")  # subscribe to every worker event
         self.events_out = self._bind(ctx, zmq.XPUB, config.events_out, name="events_out")
         self.sockets = [self.clients, self.workers, self.events_in, self.events_out]
+        #: client replies: bundled per turn for the connections that take bundles
+        self.replies = Replies(self.clients, state.counters)
         #: topic prefixes subscribers take on events_out (XPUB's subscription messages)
-        self.subscribed: set[bytes] = set()
-        state.heard = lambda job_id: self._listened(codec.topic(job_id))
+        self.subscribers = Subscribers()
+        state.heard = self.subscribers.hear
         self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.resolver = ThreadPoolExecutor(2, thread_name_prefix="medialoom-paths")
@@ -106,6 +110,7 @@ class BrokerActor:
             await self._serve(stop)
         finally:
             self._to_store()
+            self.replies.flush()
             for sock in self.sockets:
                 loop.remove_reader(sock.getsockopt(zmq.FD))
 
@@ -136,7 +141,7 @@ class BrokerActor:
         curve = self.auth is not None
         on_client = self._on_client_curve if curve else self._on_client
         # subscriptions first: one that came before a client's STATUS is known before it
-        handlers = [(self.events_out, self._on_subscription, True),
+        handlers = [(self.events_out, self.subscribers.on_message, True),
                     (self.clients, on_client, not curve), (self.workers, self._on_worker, True),
                     (self.events_in, self._on_event, True)]
         while not stop.is_set():
@@ -147,6 +152,7 @@ class BrokerActor:
             if now >= self.state.next_deadline():
                 self._safely(self._tick, now)
                 self._to_store()
+                self.replies.flush()  # the tick's replies (finished waits, ...)
             if busy or any(s.getsockopt(zmq.EVENTS) & zmq.POLLIN for s in self.sockets):
                 await asyncio.sleep(0)
                 continue
@@ -172,6 +178,8 @@ class BrokerActor:
                 break
         busy = self._drain_inbox() or busy
         self._to_store()
+        if self.replies.waiting:
+            self.replies.flush()
         return busy
 
     def _to_store(self) -> None:
@@ -198,17 +206,6 @@ class BrokerActor:
             self.state.counters["internal"] += 1
             log.exception("internal error in %s", getattr(fn, "__name__", fn))
 
-    @staticmethod
-    def _gather_acks(then: tuple[Any, ...], acks: dict[bytes, list[list[Any]]]) -> list[Any]:
-        """then without its ACKs, which are collected per worker into acks."""
-        rest = []
-        for effect in then:
-            if isinstance(effect, ToWorker) and isinstance(effect.msg, m.Ack):
-                acks.setdefault(effect.peer, []).extend(effect.msg.acks)
-            else:
-                rest.append(effect)
-        return rest
-
     def _tick(self, now: float) -> None:
         self._execute(self.state.tick(now))
 
@@ -217,6 +214,14 @@ class BrokerActor:
 
     def _on_client(self, frames: list[bytes], who: zmq.Frame | None = None) -> None:
         peer, body = frames[0], frames[1:]
+        if 3 <= len(body) <= codec.MAX_BODIES + 1:  # several bodies: each as if it came alone
+            for data in body[1:]:
+                self._safely(self._request, peer, [body[0], data], who)
+            return
+        self._request(peer, body, who)
+
+    def _request(self, peer: bytes, body: list[bytes], who: zmq.Frame | None) -> None:
+        """One client request (a version tag and one body)."""
         try:
             msg = codec.decode(body, "client")
         except RemoteProtocolError as exc:
@@ -224,8 +229,10 @@ class BrokerActor:
             self.state.counters["errors"] += 1
             reply = m.Error(rid=codec.request_id(body), code=exc.code, message=exc.message,
                             details=exc.details)
-            self._send(self.clients, peer, reply, "reply")
+            self.replies.send(peer, reply)
             return
+        if type(msg) is m.Hello:
+            self.replies.hello(peer, msg.batch)
         if who is not None and self.auth is not None:  # the key's role may send this command?
             refused = self.auth.refusal(who, msg.WORD)  # type: ignore[union-attr]
             if refused is not None:
@@ -280,24 +287,6 @@ class BrokerActor:
         if isinstance(msg, m.Progress):
             self._execute(self.state.handle_progress(msg, time.time()))
 
-    def _on_subscription(self, frames: list[bytes]) -> None:
-        """A topic prefix some subscriber took (\\x01) or the last one dropped (\\x00):
-        XPUB passes each only once, so this set is what anybody listens to."""
-        data = frames[0]
-        if data[:1] == b"\x01":
-            self.subscribed.add(data[1:])
-        elif data[:1] == b"\x00":
-            self.subscribed.discard(data[1:])
-
-    def _listened(self, topic: bytes) -> bool:
-        """Does a subscriber take topic?  (An EVENT nobody takes is not even encoded.)"""
-        subs = self.subscribed
-        if not subs:
-            return False
-        if b"job/" in subs or topic in subs or b"" in subs:
-            return True
-        return any(topic.startswith(prefix) for prefix in subs)
-
     def _on_inbox(self, what: str, payload: Any) -> None:
         now = time.time()
         if what == "store":
@@ -309,7 +298,7 @@ class BrokerActor:
                     if not ok:
                         self._execute(self.state.write_failed(then, now))
                         continue
-                    self._execute(self._gather_acks(then, acks))
+                    self._execute(gather_acks(then, acks))
                     if durable:
                         self.state.committed(durable)
                 for peer, entries in acks.items():  # one ACK per worker for the whole commit
@@ -331,13 +320,14 @@ class BrokerActor:
 
     # --- outputs -------------------------------------------------------------------
 
-    def _send(self, sock: zmq.Socket[Any], peer: bytes, msg: m.Message, channel: str) -> None:
+    def _send(self, peer: bytes, msg: m.Message) -> None:
+        """msg to a worker (client replies go through self.replies)."""
         try:
-            send_frames(sock, [peer, *codec.encode(msg, channel)])
+            send_frames(self.workers, [peer, *codec.encode(msg, "broker")])
         except zmq.Again:
             self.state.counters["dropped"] += 1
         except zmq.ZMQError as exc:
-            if exc.errno != zmq.EHOSTUNREACH or sock is not self.workers:
+            if exc.errno != zmq.EHOSTUNREACH:
                 raise
             # the worker's connection is gone (the process died): forget it now
             self._execute(self.state.unreachable(peer, msg, time.time()))
@@ -350,12 +340,12 @@ class BrokerActor:
             worker = self.state.workers.get(peer)
             if worker is None or not worker.batch or len(msgs) == 1:
                 for msg in msgs:
-                    self._send(self.workers, peer, msg, "broker")
+                    self._send(peer, msg)
                 continue
             for at in range(0, len(msgs), codec.MAX_BODIES):
                 self._send_bodies(peer, msgs[at:at + codec.MAX_BODIES])
         for peer, msg in held.clients:
-            self._send(self.clients, peer, msg, "reply")
+            self.replies.send(peer, msg)
 
     def _send_bodies(self, peer: bytes, msgs: list[m.Message]) -> None:
         """msgs to a worker as one message of several bodies."""
@@ -379,9 +369,9 @@ class BrokerActor:
             if held is not None and isinstance(effect, ToClient | ToWorker):
                 held.add(effect)
             elif isinstance(effect, ToClient):
-                self._send(self.clients, effect.peer, effect.msg, "reply")
+                self.replies.send(effect.peer, effect.msg)
             elif isinstance(effect, ToWorker):
-                self._send(self.workers, effect.peer, effect.msg, "broker")
+                self._send(effect.peer, effect.msg)
             elif isinstance(effect, Publish):
                 if effect.msg is None:  # nobody subscribed: the state did not build it
                     continue

@@ -105,6 +105,18 @@ class Worker:
         return f"<Worker {self.host}:{self.pid} kinds={sorted(self.kinds)} jobs={len(self.jobs)}/{self.slots}>"
 
 
+def gather_acks(then: tuple[Any, ...], acks: dict[bytes, list[list[Any]]]) -> list[Any]:
+    """then without its ACKs, which are collected per worker into acks (one ACK per worker
+    for a whole commit)."""
+    rest = []
+    for effect in then:
+        if isinstance(effect, ToWorker) and isinstance(effect.msg, m.Ack):
+            acks.setdefault(effect.peer, []).extend(effect.msg.acks)
+        else:
+            rest.append(effect)
+    return rest
+
+
 def fail(code: str, message: str, details: Any = None) -> RequestError:
     """A refusal with a wire code."""
     return RequestError(message, code=code, details=details)

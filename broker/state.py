@@ -27,6 +27,7 @@ from itertools import count
 from typing import Any
 
 from medialoom.protocol import messages as m
+from medialoom.protocol.codec import MAX_BODIES
 from medialoom.protocol.constants import MAX_BODY_BYTES, PRIORITY_RANK, TERMINAL_STATUSES
 from medialoom.protocol.errors import RequestError
 from medialoom.workers.specs import KindSpec
@@ -131,8 +132,9 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
         kinds = self.known_kinds()
         specs = {k: spec.to_map() for k in kinds if (spec := self.spec_of(k)) is not None}
         data = {"protocol": 1, "broker": f"medialoom {VERSION}", "kinds": kinds, "specs": specs,
-                "limits": {"max_body_bytes": MAX_BODY_BYTES, "queue_max": self.config.queue_max},
-                "roots": list(self.config.roots)}
+                "limits": {"max_body_bytes": MAX_BODY_BYTES, "queue_max": self.config.queue_max,
+                           "max_bodies": MAX_BODIES},
+                "roots": list(self.config.roots), "batch": True}
         return [ToClient(peer, m.Reply(rid=msg.rid, data=data))]
 
     def handle_ping(self, peer: bytes, msg: m.Ping, now: float) -> list[Effect]:

@@ -40,11 +40,18 @@ class AsyncClient(_Api):
     Its DEALER is a plain socket drained from the event loop through its FD, as the
     broker's actor does (broker/actor.py): zmq.asyncio's futures, selector hops and
     poller cost more per message than the request itself.  The requests made in one loop
-    turn are sent together early in the next (one wake-up of ZeroMQ's I/O thread for the
-    lot, not one per request), in the order they were made; ZMQ_FD is edge-triggered, so
-    then the socket is read for replies that arrived meanwhile.  Timeouts share one timer
-    (clients/deadlines.py) instead of a ``call_later`` per request.
+    turn are sent together early in the next, in the order they were made; ZMQ_FD is
+    edge-triggered, so then the socket is read for replies that arrived meanwhile.  Timeouts
+    share one timer (clients/deadlines.py) instead of a ``call_later`` per request.
+
+    Its first request is preceded by a HELLO with ``batch: true`` (SPEC.md 2): once the
+    broker's answer says it takes them, a loop turn's requests leave as messages of up to
+    MAX_BODIES bodies, and the broker bundles its replies the same way (one message, one
+    wake-up of each side's I/O thread, for many requests).  Until then, and with a broker
+    that does not answer so, every request is a message of its own.
     """
+
+    BATCH = True
 
     def __init__(self, endpoint: str = DEFAULT_CLIENTS, events: str = DEFAULT_EVENTS,
                  timeout_s: float = 5.0, ctx: zmq.asyncio.Context | None = None,
@@ -62,6 +69,8 @@ class AsyncClient(_Api):
         # read: a send may take the FD's edge); the oldest first
         self._outbox: list[tuple[list[bytes], asyncio.Future[Any]]] = []
         self._flush_soon = False  # _flush is scheduled
+        self._greeted = False  # the HELLO that asks for bundles is sent
+        self._bundles = False  # the broker said it takes messages of several bodies
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -93,12 +102,23 @@ class AsyncClient(_Api):
         return loop
 
     def _send_queued(self) -> bool:
-        """Send the queued requests in order; False if the broker has no queue yet (zmq.Again)."""
+        """Send the queued requests in order, several to a message once the broker takes
+        that; False if the broker has no queue yet (zmq.Again)."""
         out, sock, sent = self._outbox, self.sock, 0
         try:
-            for frames, _fut in out:
-                send_frames(sock, frames)
-                sent += 1
+            if not self._bundles:
+                for frames, _fut in out:
+                    send_frames(sock, frames)
+                    sent += 1
+            while sent < len(out):
+                bundle, size = [codec.TAGS["client"]], 0
+                for frames, _fut in out[sent:sent + codec.MAX_BODIES]:
+                    if size and size + len(frames[1]) > codec.BUNDLE_BYTES:
+                        break
+                    bundle.append(frames[1])
+                    size += len(frames[1])
+                send_frames(sock, bundle)
+                sent += len(bundle) - 1
         except zmq.Again:  # no queue for the broker yet (sndhwm 0 is unbounded)
             return False
         except zmq.ZMQError as exc:  # closed: the requests fail as their send did
@@ -129,13 +149,44 @@ class AsyncClient(_Api):
                 return
             except zmq.ZMQError:  # closed meanwhile
                 return
-            try:
-                msg = codec.decode(frames, "reply")
+            if len(frames) == 2:
+                try:
+                    self._answer(codec.decode(frames, "reply"))
+                except MedialoomError:
+                    pass
+                continue
+            try:  # several replies in one message (SPEC.md 2)
+                replies = codec.decode_each(frames, "reply")
             except MedialoomError:
                 continue
-            fut = self._pending.pop(msg.rid, None)  # type: ignore[union-attr]
-            if fut is not None and not fut.done():
-                fut.set_result(msg)  # type: ignore[arg-type]
+            for msg in replies:
+                if not isinstance(msg, MedialoomError):
+                    self._answer(msg)
+
+    def _answer(self, msg: Any) -> None:
+        fut = self._pending.pop(msg.rid, None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    def _greet(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Queue the HELLO that asks for bundles (SPEC.md 2), ahead of the first request;
+        its answer, whenever it comes, turns bundling on if the broker takes it."""
+        self._greeted = True
+        hello = self._hello()
+        fut: asyncio.Future[m.Reply | m.Error] = loop.create_future()
+        self._pending[hello.rid] = fut
+        self._deadlines.add(fut, self.timeout_s)  # type: ignore[union-attr]
+        self._outbox.append((codec.encode(hello, "client"), fut))
+
+        def answered(done: asyncio.Future[m.Reply | m.Error]) -> None:
+            self._pending.pop(hello.rid, None)
+            if done.cancelled() or done.exception() is not None:
+                return  # no answer in time: requests stay one to a message
+            reply = done.result()
+            if isinstance(reply, m.Reply) and reply.data.get("batch") is True:
+                self._bundles = True
+
+        fut.add_done_callback(answered)
 
     async def request(self, msg: Any, timeout_s: float | None = -1.0) -> m.Reply | m.Error:
         """Send one request and await its reply (timeout None waits forever)."""
@@ -146,6 +197,8 @@ class AsyncClient(_Api):
         if timeout is not None:
             self._deadlines.add(fut, timeout)  # type: ignore[union-attr]
         try:
+            if not self._greeted:
+                self._greet(loop)
             self._outbox.append((codec.encode(msg, "client"), fut))
             if not self._flush_soon:
                 self._flush_soon = True

@@ -35,6 +35,9 @@ def merge_event(job: Job, event: dict[str, Any]) -> Job:
 class _Api:
     """Request builders shared by both clients; ``_call`` is sync or async."""
 
+    #: it reads replies of several bodies (SPEC.md 2), and says so in its HELLO
+    BATCH = False
+
     def __init__(self, endpoint: str, events: str, timeout_s: float,
                  curve: Curve | None = None) -> None:
         self.endpoint = endpoint
@@ -65,7 +68,10 @@ class _Api:
 
     def hello(self) -> Any:
         """Protocol version, broker version, kinds and limits."""
-        return self._call(m.Hello(rid=self._rid(), client="medialoom-python"), None)
+        return self._call(self._hello(), None)
+
+    def _hello(self) -> m.Hello:
+        return m.Hello(rid=self._rid(), client="medialoom-python", batch=self.BATCH)
 
     def ping(self) -> Any:
         """The broker's clock; raises BrokerUnavailable if it does not answer."""

@@ -166,17 +166,21 @@ def request_id(frames: list[bytes]) -> int:
     return 0
 
 
-#: most bodies in one worker-channel message (SPEC.md 2)
+#: most bodies in one message of several (SPEC.md 2)
 MAX_BODIES = 64
+#: the reference peers bundle bodies into one message up to this many bytes (a bigger body
+#: goes alone): a sender's choice, not a wire limit
+BUNDLE_BYTES = 256 * 1024
 
 
 def decode_each(frames: list[bytes], channel: str) -> list[Message | RemoteProtocolError]:
-    """The messages of a worker-channel message of one or more bodies, in order (SPEC.md 2):
-    a body that does not decode is its error in the list, the others still count.
-    RemoteProtocolError if the frames themselves are wrong (count or version tag)."""
+    """The messages of a message of one or more bodies, in order (SPEC.md 2; the client and
+    reply channels as well as the worker and broker ones): a body that does not decode is
+    its error in the list, the others still count.  RemoteProtocolError if the frames
+    themselves are wrong (count or version tag)."""
     if not 2 <= len(frames) <= MAX_BODIES + 1:
-        raise RemoteProtocolError(f"a worker-channel message is a version tag and 1 to "
-                                  f"{MAX_BODIES} bodies, not {len(frames) - 1}")
+        raise RemoteProtocolError(f"a message is a version tag and 1 to {MAX_BODIES} bodies, "
+                                  f"not {len(frames) - 1}")
     tag = frames[0]
     if tag != TAGS[channel]:
         raise RemoteProtocolError(

@@ -27,6 +27,7 @@ class Hello:
     WORD: ClassVar[str] = "HELLO"
     rid: int
     client: str = ""
+    batch: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,8 +74,9 @@ def main() -> None:
     spec.write_text(text)
 
 
-#: bodies.json (SPEC.md 12.3): worker-channel messages of several bodies, each body given as
-#: a message or as raw bytes (hex) that must be dropped alone; tag (hex) defaults to MLW1
+#: bodies.json (SPEC.md 12.3): messages of several bodies, each body given as a message or as
+#: raw bytes (hex) that must be dropped alone (a client's gets its ERROR); tag (hex) defaults
+#: to the channel's
 BODIES: list[dict[str, Any]] = [
     {"name": "done-two", "channel": "worker", "bodies": [
         {"cmd": "DONE", "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF", "attempt": 1},
@@ -99,6 +100,22 @@ BODIES: list[dict[str, Any]] = [
     {"name": "sixty-five-bodies-from-the-broker", "channel": "broker",
      "bodies": [{"cmd": "HEARTBEAT"}] * 65},
     {"name": "tag-only", "channel": "worker", "bodies": []},
+    # -- client channel (SPEC.md 2: negotiated in HELLO)
+    {"name": "client-hello-start-wait", "channel": "client", "bodies": [
+        {"cmd": "HELLO", "rid": 1, "client": "medialoom-python", "batch": True},
+        {"cmd": "START", "rid": 2, "kind": "sleep", "params": {"steps": 0}},
+        {"cmd": "WAIT", "rid": 3, "job": "01JDC3ZPQV7WE2N6VYBN0CG6KF"}]},
+    {"name": "client-broken-body-between-two", "channel": "client", "bodies": [
+        {"cmd": "PING", "rid": 4}, {"hex": "c1"}, {"hex": "82a3636d64a44e4f5045a372696405"},
+        {"cmd": "PING", "rid": 6}]},
+    {"name": "client-sixty-five-bodies", "channel": "client",
+     "bodies": [{"cmd": "PING", "rid": 7}] * 65},
+    {"name": "reply-two-and-error", "channel": "reply", "bodies": [
+        {"cmd": "REPLY", "rid": 2, "data": {"now": 1733000000.25}},
+        {"cmd": "ERROR", "rid": 3, "code": "job.not_found",
+         "message": "no job 01JDC3ZPQV7WE2N6VYBN0CG6KF",
+         "details": {"job": "01JDC3ZPQV7WE2N6VYBN0CG6KF"}},
+        {"cmd": "REPLY", "rid": 4, "data": {"now": 1733000000.5}}]},
     {"name": "client-tag-on-two-bodies", "channel": "worker", "tag": "4d4c4331",
      "bodies": [{"cmd": "HEARTBEAT"}] * 2},
 ]
@@ -125,8 +142,10 @@ def bodies() -> None:
         except codec.RemoteProtocolError as exc:
             vector["error"] = exc.code
         else:
-            vector["messages"] = [{"error": d.code} if isinstance(d, Exception)
-                                  else codec.body_of(d) for d in decoded]
+            vector["messages"] = [
+                ({"error": d.code, "rid": codec.request_id([body])} if channel == "client"
+                 else {"error": d.code}) if isinstance(d, Exception) else codec.body_of(d)
+                for d, body in zip(decoded, frames[1:], strict=True)]
         out.append(vector)
     (HERE / "bodies.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
 

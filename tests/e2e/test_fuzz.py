@@ -67,7 +67,8 @@ def test_fuzzed_messages_never_stop_the_broker(tmp_path: Path) -> None:
         assert not driver.unexpected, f"replies nobody asked for: {driver.unexpected[:5]}"
         assert not +driver.pending, "requests without a reply"
         # each client request was answered exactly once: every rid got as many as were sent
-        assert sum(stats.replies.values()) == stats.sent["client"]
+        # (a message of several bodies is several requests, SPEC.md 2)
+        assert sum(stats.replies.values()) == stats.requests >= stats.sent["client"]
 
         # the broker still serves: a valid START is acknowledged (so persisted: the store's
         # writer thread lives) and runs to completion on the real worker; STATUS and LIST work

@@ -50,7 +50,8 @@ BAD_INPUTS = [
     ("unknown command", [b"MLC1", msgpack.packb({"cmd": "EXPLODE", "rid": 5})],
      "protocol.unknown_command"),
     ("one frame", [b"MLC1"], "protocol.bad_frame"),
-    ("three frames", [b"MLC1", b"\x80", b"\x80"], "protocol.bad_frame"),
+    ("65 bodies", [b"MLC1", *[msgpack.packb({"cmd": "PING", "rid": 7})] * 65],
+     "protocol.bad_frame"),
     ("10 MB frame", [b"MLC1", msgpack.packb({"cmd": "PING", "rid": 6, "pad": b"x" * 10_000_000})],
      "protocol.too_large"),
 ]

@@ -291,6 +291,15 @@ class Fuzzer:
 
 
 Case = tuple[str, type, str, Any]
+
+
+def answered_rids(frames: list[bytes]) -> list[int]:
+    """The rids of the replies a client message gets (SPEC.md 2, 4.13): one per body of a
+    message of 1 to 64 bodies, each read from its body; else one, read from the last frame."""
+    if 3 <= len(frames) <= codec.MAX_BODIES + 1:
+        return [codec.request_id([body]) for body in frames[1:]]
+    return [codec.request_id(frames)]
+
 #: wrong frame counts: (tag, body) -> frames (for events the topic frame is then missing or extra)
 FRAME_SHAPES: list[Callable[[bytes, bytes], list[bytes]]] = [
     lambda tag, body: [tag],
@@ -312,6 +321,7 @@ class FuzzStats:
 
     sent: collections.Counter[str] = field(default_factory=collections.Counter)
     replies: collections.Counter[str] = field(default_factory=collections.Counter)
+    requests: int = 0  #: client requests sent: a message of several bodies is several
     internal: list[str] = field(default_factory=list)  #: requests answered ``internal``
     elapsed_s: float = 0.0
 
@@ -379,9 +389,10 @@ class FuzzDriver:
             self.drain(5.0, wait=True)
         self.rid += 1
         frames, what = self.fuzzer.build(case, self.rid)
-        rid = codec.request_id(frames)  # the broker answers under this rid (0: unreadable)
-        self.pending[rid] += 1
-        self.what[rid].append(what)
+        for rid in answered_rids(frames):  # the broker answers under these (0: unreadable)
+            self.stats.requests += 1
+            self.pending[rid] += 1
+            self.what[rid].append(what)
         self._send(self.client, frames, "client", what)
 
     def send_worker(self, case: Case) -> None:
@@ -416,7 +427,13 @@ class FuzzDriver:
             self.ready.send_multipart(codec.encode(CHANNELS["worker"]["HEARTBEAT"](), "worker"))
 
     def _on_reply(self, frames: list[bytes]) -> None:
-        reply = codec.decode(frames, "reply")
+        # several bodies once a fuzzed HELLO said batch: true (SPEC.md 2)
+        for reply in codec.decode_each(frames, "reply"):
+            if isinstance(reply, Exception):
+                raise reply
+            self._count_reply(reply)
+
+    def _count_reply(self, reply: Any) -> None:
         rid = reply.rid
         if self.pending[rid] <= 0:
             self.unexpected.append(f"{reply!r:.300}")

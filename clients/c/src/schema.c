@@ -12,7 +12,7 @@
 
 static const ml_field rid_only[] = {REQ("rid", F_UINT)};
 static const ml_field rid_job[] = {REQ("rid", F_UINT), REQ("job", F_STR)};
-static const ml_field hello[] = {REQ("rid", F_UINT), OPTS("client", "")};
+static const ml_field hello[] = {REQ("rid", F_UINT), OPTS("client", ""), OPT("batch", F_BOOL)};
 static const ml_field start[] = {
     REQ("rid", F_UINT),           REQ("kind", F_STR),           OPT("paths", F_STRS),
     OPT("params", F_MAP),         OPTS("priority", "normal"),   OPT("dry_run", F_BOOL),

@@ -27,7 +27,7 @@ const PROGRESS = opt("progress", MAP, emptyMap);
 const N = opt("n", UINT, value(0));
 
 const CLIENT = {
-  HELLO: [RID, opt("client", STR, value(""))],
+  HELLO: [RID, opt("client", STR, value("")), opt("batch", BOOL, value(false))],
   PING: [RID],
   START: [RID, req("kind", STR), opt("paths", STRS, emptyList), opt("params", MAP, emptyMap),
     opt("priority", STR, value("normal")), opt("dry_run", BOOL, value(false)),
