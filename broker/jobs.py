@@ -12,6 +12,8 @@ from typing import Any
 
 from medialoom.protocol.constants import PRIORITIES
 
+from .jsontext import dumps as to_json
+
 #: priority rank (the job record's int) -> name
 PRIORITY_NAMES = dict(enumerate(PRIORITIES))
 #: largest counter the broker takes from a worker (sums over a million jobs stay in int64)
@@ -170,7 +172,7 @@ _JSON = frozenset({"paths", "params", "error", "result"})
 
 
 def _json_or_null(value: Any) -> str:
-    return "null" if value is None else json.dumps(value, allow_nan=False)
+    return "null" if value is None else to_json(value)
 
 
 _ERROR, _RESULT = COLUMNS.index("error"), COLUMNS.index("result")
@@ -185,8 +187,8 @@ def job_row(job: Job) -> tuple[Any, ...]:
     """
     fixed = job.fixed_json
     if fixed is None:
-        fixed = job.fixed_json = (json.dumps(job.paths, allow_nan=False),
-                                  json.dumps(job.params, allow_nan=False))
+        fixed = job.fixed_json = (to_json(job.paths),
+                                  to_json(job.params))
     return (job.id, job.kind, fixed[0], fixed[1], job.priority, job.dry_run, job.status,
             job.attempts, job.max_attempts, job.created, job.started, job.updated, job.finished,
             job.error, job.cancel_requested, job.seq, job.result, job.total, job.processed,

@@ -14,6 +14,8 @@ import json
 import math
 from typing import Any
 
+from .jsontext import dumps as to_json
+
 #: the wire keys of an item row, in store column order (after job_id)
 ITEM_FIELDS = ("i", "path", "status", "message", "duration_ms", "details")
 #: the wire keys of a plan row, in store column order (after job_id)
@@ -46,7 +48,7 @@ def insert_sql(table: str, fields: tuple[str, ...]) -> str:
 def stored(rows: tuple[tuple[Any, ...], ...]) -> str:
     """Rows as the store takes them (insert_sql): one JSON array, its maps as JSON objects,
     which SQLite keeps as JSON text.  In the writer thread, off the actor."""
-    return json.dumps(rows, allow_nan=False)
+    return to_json(rows)
 
 
 def _index(row: dict[str, Any]) -> int | None:

@@ -18,7 +18,6 @@ Results whose attempt is not the job's current attempt are ignored.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from medialoom.workers.specs import KindSpec
 from .config import BrokerConfig
 from .effects import Effect, Pending, Persist, Query, ToClient, ToWorker, Worker, fail
 from .jobs import Job, JobIds, job_map, job_row
+from .jsontext import dumps as to_json
 from .lifecycle import Lifecycle
 from .paths import PathIndex
 from .queries import StoreQueries
@@ -213,7 +213,7 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
                     raise fail("job.conflict", f"{path} overlaps {other} of active job {owner}",
                                {"path": path, "job": owner})
         try:  # the store keeps them as JSON: made once here, for every row of the job
-            fixed = (json.dumps(resolved, allow_nan=False), json.dumps(params, allow_nan=False))
+            fixed = (to_json(resolved), to_json(params))
         except (TypeError, ValueError):
             raise fail("job.bad_params", "params must hold only maps, arrays, strings, numbers, "
                        "booleans and nil", {"field": "params"}) from None
