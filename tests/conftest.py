@@ -49,6 +49,15 @@ def zctx() -> Iterator[zmq.Context]:
 
 
 @pytest.fixture
+def raw_dealer(broker_only: System, zctx: zmq.Context) -> Iterator[zmq.Socket]:
+    """A bare DEALER connected to broker_only's client channel (raw frames, no client)."""
+    sock = zctx.socket(zmq.DEALER)
+    sock.connect(broker_only.clients)
+    yield sock
+    sock.close(linger=0)
+
+
+@pytest.fixture
 def other_fs(tmp_path: Path) -> Iterator[Path]:
     """A folder on another file system than tmp_path (/dev/shm), removed afterwards."""
     shm = Path("/dev/shm")

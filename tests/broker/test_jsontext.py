@@ -13,7 +13,7 @@ SAME = [
     {}, [], "", None, True, 0, -1, 2**63 - 1, -(2**63), 1.5, -0.0, 1e300, 5e-324,
     "ünïcødé \u2028 \x00 \"q\" \\ / 🎵", ["/srv/media/a b/ç.flac", "/x"],
     {"seconds": 0.0, "steps": 0, "fail": False, "nested": {"a": [1, [2, {"b": None}]]}},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "nil key"},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "nil key"},
     ({"t": (1, 2)},), [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
 ]
 

@@ -32,18 +32,10 @@ def _messages(sock: zmq.Socket, replies: int, timeout_s: float = 10.0) -> list[l
     return got
 
 
-@pytest.fixture
-def dealer(broker_only: System, zctx: zmq.Context):  # noqa: ANN201
-    sock = zctx.socket(zmq.DEALER)
-    sock.connect(broker_only.clients)
-    yield sock
-    sock.close(linger=0)
-
-
-def test_a_bundle_is_answered_body_by_body_in_one_bundle(dealer: zmq.Socket) -> None:
-    dealer.send_multipart([b"MLC1", _body("HELLO", 1, batch=True), _body("PING", 2), b"\xc1",
+def test_a_bundle_is_answered_body_by_body_in_one_bundle(raw_dealer: zmq.Socket) -> None:
+    raw_dealer.send_multipart([b"MLC1", _body("HELLO", 1, batch=True), _body("PING", 2), b"\xc1",
                            _body("NOPE", 5), _body("STATUS", 6, job=7), _body("PING", 8)])
-    (replies,) = _messages(dealer, 6)  # all of one turn: one message
+    (replies,) = _messages(raw_dealer, 6)  # all of one turn: one message
     assert [r["rid"] for r in replies] == [1, 2, 0, 5, 6, 8]
     hello = replies[0]["data"]
     assert hello["batch"] is True and hello["limits"]["max_bodies"] == codec.MAX_BODIES
@@ -52,25 +44,25 @@ def test_a_bundle_is_answered_body_by_body_in_one_bundle(dealer: zmq.Socket) -> 
     assert replies[1]["cmd"] == replies[5]["cmd"] == "REPLY"
 
 
-def test_replies_come_one_to_a_message_unless_the_connection_asked(dealer: zmq.Socket) -> None:
-    dealer.send_multipart([b"MLC1", *[_body("PING", rid) for rid in (1, 2, 3)]])
-    got = _messages(dealer, 3)
+def test_replies_come_one_to_a_message_unless_the_connection_asked(raw_dealer: zmq.Socket) -> None:
+    raw_dealer.send_multipart([b"MLC1", *[_body("PING", rid) for rid in (1, 2, 3)]])
+    got = _messages(raw_dealer, 3)
     assert [len(m) for m in got] == [1, 1, 1]
     assert sorted(m[0]["rid"] for m in got) == [1, 2, 3]
     # asked, then took it back: one body per message again
-    dealer.send_multipart([b"MLC1", _body("HELLO", 4, batch=True), _body("PING", 5)])
-    assert [len(m) for m in _messages(dealer, 2)] == [2]
-    dealer.send_multipart([b"MLC1", _body("HELLO", 6), _body("PING", 7), _body("PING", 8)])
-    got = _messages(dealer, 3)
+    raw_dealer.send_multipart([b"MLC1", _body("HELLO", 4, batch=True), _body("PING", 5)])
+    assert [len(m) for m in _messages(raw_dealer, 2)] == [2]
+    raw_dealer.send_multipart([b"MLC1", _body("HELLO", 6), _body("PING", 7), _body("PING", 8)])
+    got = _messages(raw_dealer, 3)
     assert [len(m) for m in got] == [1, 1, 1]
     assert [m[0]["rid"] for m in got] == [6, 7, 8]
 
 
-def test_more_than_64_requests_in_a_message_get_one_error(dealer: zmq.Socket) -> None:
-    dealer.send_multipart([b"MLC1", *[_body("PING", 9)] * 65])
-    (only,) = _messages(dealer, 1)
+def test_more_than_64_requests_in_a_message_get_one_error(raw_dealer: zmq.Socket) -> None:
+    raw_dealer.send_multipart([b"MLC1", *[_body("PING", 9)] * 65])
+    (only,) = _messages(raw_dealer, 1)
     assert only[0]["code"] == "protocol.bad_frame" and only[0]["rid"] == 9
-    assert not dealer.poll(300), "the 65 requests were not answered one by one"
+    assert not raw_dealer.poll(300), "the 65 requests were not answered one by one"
 
 
 def test_the_async_client_bundles_once_the_broker_said_so(system: System) -> None:
@@ -87,8 +79,8 @@ def test_the_async_client_bundles_once_the_broker_said_so(system: System) -> Non
     assert statuses == ["completed"] * 150
 
 
-def test_a_hello_without_batch_sends_what_waited_one_to_a_message(dealer: zmq.Socket) -> None:
-    dealer.send_multipart([b"MLC1", _body("HELLO", 1, batch=True), _body("PING", 2),
+def test_a_hello_without_batch_sends_what_waited_one_to_a_message(raw_dealer: zmq.Socket) -> None:
+    raw_dealer.send_multipart([b"MLC1", _body("HELLO", 1, batch=True), _body("PING", 2),
                            _body("HELLO", 3), _body("PING", 4)])
-    got = _messages(dealer, 4)
+    got = _messages(raw_dealer, 4)
     assert [[r["rid"] for r in m] for m in got] == [[1], [2], [3], [4]]

@@ -19,14 +19,6 @@ from tests.support import System, make_system, restart_broker
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def dealer(broker_only: System, zctx: zmq.Context):  # noqa: ANN201
-    sock = zctx.socket(zmq.DEALER)
-    sock.connect(broker_only.clients)
-    yield sock
-    sock.close(linger=0)
-
-
 def raw_request(sock: zmq.Socket, frames: list[bytes], timeout_s: float = 5.0) -> dict | None:
     sock.send_multipart(frames)
     if not sock.poll(int(timeout_s * 1000)):
@@ -59,9 +51,9 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("name", "frames", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_gets_an_error_and_the_broker_keeps_serving(
-        broker_only: System, dealer: zmq.Socket, name: str, frames: list[bytes],
+        broker_only: System, raw_dealer: zmq.Socket, name: str, frames: list[bytes],
         code: str) -> None:
-    sock = dealer
+    sock = raw_dealer
     reply = raw_request(sock, frames)
     assert reply is not None, f"{name}: no reply"
     assert reply["cmd"] == "ERROR" and reply["code"] == code, reply
@@ -72,8 +64,8 @@ def test_bad_input_gets_an_error_and_the_broker_keeps_serving(
         assert c.list()["total"] == 0
 
 
-def test_rid_is_echoed_even_when_the_body_is_rejected(dealer: zmq.Socket) -> None:
-    reply = raw_request(dealer, [b"MLC1", msgpack.packb({"cmd": "START", "rid": 4242})])
+def test_rid_is_echoed_even_when_the_body_is_rejected(raw_dealer: zmq.Socket) -> None:
+    reply = raw_request(raw_dealer, [b"MLC1", msgpack.packb({"cmd": "START", "rid": 4242})])
     assert reply == {"cmd": "ERROR", "rid": 4242, "code": "protocol.bad_field",
                      "message": "START needs field 'kind'", "details": {"field": "kind"}}
 
@@ -200,7 +192,7 @@ class Peer:
         self.sub.close(linger=0)
 
 
-def test_every_client_invalid_vector_gets_its_error_and_rid(dealer: zmq.Socket) -> None:
+def test_every_client_invalid_vector_gets_its_error_and_rid(raw_dealer: zmq.Socket) -> None:
     """Each client-channel entry of invalid.json, sent as is: its code, details and rid."""
     from tests.protocol.test_vectors import INVALID, frames_of
 
@@ -208,7 +200,7 @@ def test_every_client_invalid_vector_gets_its_error_and_rid(dealer: zmq.Socket) 
     for vector in INVALID:
         if vector["channel"] != "client" or vector["name"] == "no-frames":
             continue  # ZeroMQ cannot send a message of zero frames
-        reply = raw_request(dealer, frames_of(vector))
+        reply = raw_request(raw_dealer, frames_of(vector))
         assert reply is not None, vector["name"]
         assert reply["cmd"] == "ERROR", (vector["name"], reply)
         assert (reply["code"], reply["rid"]) == (vector["error"], vector["rid"]), \
@@ -217,13 +209,13 @@ def test_every_client_invalid_vector_gets_its_error_and_rid(dealer: zmq.Socket) 
             assert reply["details"] == vector["details"], vector["name"]
         sent += 1
     assert sent == sum(v["channel"] == "client" for v in INVALID) - 1
-    ok = raw_request(dealer, codec.encode(m.Ping(rid=99), "client"))
+    ok = raw_request(raw_dealer, codec.encode(m.Ping(rid=99), "client"))
     assert ok is not None and ok["cmd"] == "REPLY" and ok["rid"] == 99
 
 
-def test_a_bool_rid_is_answered_with_rid_0(dealer: zmq.Socket) -> None:
+def test_a_bool_rid_is_answered_with_rid_0(raw_dealer: zmq.Socket) -> None:
     for rid in (True, False):
-        reply = raw_request(dealer, [b"MLC1", msgpack.packb({"cmd": "PING", "rid": rid})])
+        reply = raw_request(raw_dealer, [b"MLC1", msgpack.packb({"cmd": "PING", "rid": rid})])
         assert reply is not None and reply["cmd"] == "ERROR", reply
         assert reply["rid"] == 0 and type(reply["rid"]) is int, reply
         assert (reply["code"], reply["details"]) == ("protocol.bad_field", {"field": "rid"})
