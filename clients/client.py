@@ -175,7 +175,8 @@ class AsyncClient(_Api):
         hello = self._hello()
         fut: asyncio.Future[m.Reply | m.Error] = loop.create_future()
         self._pending[hello.rid] = fut
-        self._deadlines.add(fut, self.timeout_s)  # type: ignore[union-attr]
+        if self.timeout_s is not None:
+            self._deadlines.add(fut, self.timeout_s)  # type: ignore[union-attr]
         self._outbox.append((codec.encode(hello, "client"), fut))
 
         def answered(done: asyncio.Future[m.Reply | m.Error]) -> None:
