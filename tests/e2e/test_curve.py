@@ -10,6 +10,7 @@ with its name; the refusals are audit lines in the broker's log.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ import pytest
 import zmq
 
 from medialoom.certs import Curve
-from medialoom.clients.client import Client, ClientError
+from medialoom.clients.client import AsyncClient, Client, ClientError
 from medialoom.keys import KeyStore, client_curve
 from medialoom.protocol import codec
 from medialoom.protocol import messages as m
@@ -192,6 +193,29 @@ def test_watch_key_can_watch_a_job_over_curve(curve: CurveSystem) -> None:
     with curve.client(curve=curve.key("phone")) as watcher:
         seen = [j["status"] for j in watcher.watch(job["id"])]
         assert seen[-1] == "completed"
+
+
+def test_bundled_requests_over_curve_are_each_checked_against_the_key(curve: CurveSystem) -> None:
+    """AsyncClient bundles its requests (SPEC.md 2): over CURVE each body is still answered
+    under the key's role, alone (a watch key's START refused, its STATUS and LIST served)."""
+    async def run() -> tuple[list[str], list[object], bool]:
+        async with AsyncClient(curve.clients, curve.events_out, timeout_s=30,
+                               curve=curve.curve) as c:
+            await c.ping()
+            jobs = await asyncio.gather(*[c.start("sleep", params={"steps": 1})
+                                          for _ in range(40)])
+        async with AsyncClient(curve.clients, curve.events_out, timeout_s=30,
+                               curve=curve.key("phone")) as w:
+            await w.ping()
+            answers = await asyncio.gather(w.status(jobs[0]["id"]), w.start("sleep"), w.list(),
+                                           return_exceptions=True)
+            return [j["status"] for j in jobs], answers, w._bundles
+
+    statuses, (status, start, listed), bundles = asyncio.run(run())
+    assert statuses == ["queued"] * 40 and bundles
+    assert status["status"] == "queued"  # type: ignore[index]
+    assert isinstance(start, ClientError) and start.code == "auth.forbidden"
+    assert listed["total"] == 40  # type: ignore[index]
 
 
 # --- revocation -----------------------------------------------------------------------------
