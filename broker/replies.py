@@ -57,15 +57,8 @@ class Replies:
         limits allow (codec.MAX_BODIES bodies, codec.BUNDLE_BYTES bytes)."""
         waiting, self.waiting = self.waiting, {}
         for peer, bodies in waiting.items():
-            frames, size = [peer, _TAG], 0
-            for body in bodies:
-                if len(frames) > 2 and (len(frames) - 2 >= codec.MAX_BODIES
-                                        or size + len(body) > codec.BUNDLE_BYTES):
-                    self._out(frames)
-                    frames, size = [peer, _TAG], 0
-                frames.append(body)
-                size += len(body)
-            self._out(frames)
+            for bundle in codec.bundles(bodies):
+                self._out([peer, _TAG, *bundle])
 
     def _out(self, frames: list[bytes]) -> None:
         try:

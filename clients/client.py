@@ -110,15 +110,9 @@ class AsyncClient(_Api):
                 for frames, _fut in out:
                     send_frames(sock, frames)
                     sent += 1
-            while sent < len(out):
-                bundle, size = [codec.TAGS["client"]], 0
-                for frames, _fut in out[sent:sent + codec.MAX_BODIES]:
-                    if size and size + len(frames[1]) > codec.BUNDLE_BYTES:
-                        break
-                    bundle.append(frames[1])
-                    size += len(frames[1])
-                send_frames(sock, bundle)
-                sent += len(bundle) - 1
+            for bundle in codec.bundles([frames[1] for frames, _fut in out[sent:]]):
+                send_frames(sock, [codec.TAGS["client"], *bundle])
+                sent += len(bundle)
         except zmq.Again:  # no queue for the broker yet (sndhwm 0 is unbounded)
             return False
         except zmq.ZMQError as exc:  # closed: the requests fail as their send did

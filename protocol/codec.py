@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
@@ -171,6 +171,21 @@ MAX_BODIES = 64
 #: the reference peers bundle bodies into one message up to this many bytes (a bigger body
 #: goes alone): a sender's choice, not a wire limit
 BUNDLE_BYTES = 256 * 1024
+
+
+def bundles(bodies: list[bytes]) -> Iterator[list[bytes]]:
+    """bodies in order, cut into the bodies of one message each: at most MAX_BODIES of them
+    and BUNDLE_BYTES bytes (a body that big or bigger goes alone)."""
+    bundle: list[bytes] = []
+    size = 0
+    for body in bodies:
+        if bundle and (len(bundle) >= MAX_BODIES or size + len(body) > BUNDLE_BYTES):
+            yield bundle
+            bundle, size = [], 0
+        bundle.append(body)
+        size += len(body)
+    if bundle:
+        yield bundle
 
 
 def decode_each(frames: list[bytes], channel: str) -> list[Message | RemoteProtocolError]:
