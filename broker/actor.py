@@ -183,10 +183,16 @@ class BrokerActor:
         return busy
 
     def _to_store(self) -> None:
-        """Hand the turn's writes and reads to the store, in order, all at once."""
+        """Settle the turn (one dispatch for all its STARTs and finished jobs, then the
+        STARTs' acks), then hand its writes and reads to the store, in order, all at once."""
+        if self.state.dispatch_due or self.state.unacked or self.state.dispatched_early:
+            self._safely(self._settle)
         if self.for_store:
             entries, self.for_store = self.for_store, []
             self.store.submit(entries)
+
+    def _settle(self) -> None:
+        self._execute(self.state.settle(time.time()))
 
     def _drain_inbox(self) -> bool:
         """Hand what the writer committed (and resolved STARTs) to the state."""
@@ -247,7 +253,7 @@ class BrokerActor:
     def _guarded(self, peer: bytes, msg: m.ClientRequest, resolved: list[str] | None) -> None:
         """Handle a client request; a bug in the broker becomes an ``internal`` error reply."""
         try:
-            effects = self.state.handle_client(peer, msg, time.time(), resolved)
+            effects = self.state.handle_client(peer, msg, time.time(), resolved, settle=False)
         except Exception:
             log.exception("internal error handling %s", type(msg).__name__)
             effects = [self.state.error(peer, msg.rid, RequestError(
@@ -259,7 +265,7 @@ class BrokerActor:
         try:
             if len(frames) == 3:  # one body, the common case
                 msg = codec.decode(frames[1:], "worker")
-                self._execute(self.state.handle_worker(peer, msg, time.time()))
+                self._execute(self.state.handle_worker(peer, msg, time.time(), settle=False))
                 return
             # several bodies (SPEC.md 2): each is handled as if it came alone
             msgs = codec.decode_each(frames[1:], "worker")
@@ -276,7 +282,7 @@ class BrokerActor:
             self._safely(self._worker_message, peer, msg, now)
 
     def _worker_message(self, peer: bytes, msg: m.WorkerMessage, now: float) -> None:
-        self._execute(self.state.handle_worker(peer, msg, now))
+        self._execute(self.state.handle_worker(peer, msg, now, settle=False))
 
     def _on_event(self, frames: list[bytes]) -> None:
         try:
@@ -308,7 +314,7 @@ class BrokerActor:
                 self.held = None
                 self._release(held)
             for token, result in reads:
-                self._execute(self.state.finish_query(token, result, now))
+                self._execute(self.state.finish_query(token, result, now, settle=False))
         elif what == "start":
             peer, msg, future = payload
             try:

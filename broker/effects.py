@@ -10,9 +10,12 @@ from medialoom.protocol import messages as m
 from medialoom.protocol.errors import RequestError
 
 # --- effects -------------------------------------------------------------------
+# Plain (not frozen) slotted dataclasses: made several times per job, and a frozen one's
+# __init__ sets each field through object.__setattr__ (ToWorker 0.69 -> 0.24 us).  Nothing
+# changes an effect once the state returned it.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToClient:
     """Send msg to the client with this ROUTER identity."""
 
@@ -22,7 +25,7 @@ class ToClient:
     created: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToWorker:
     """Send msg to the worker with this ROUTER identity."""
 
@@ -30,7 +33,7 @@ class ToWorker:
     msg: m.Dispatch | m.CancelJob | m.Heartbeat | m.Disconnect | m.Page | m.Ack
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Publish:
     """Publish an event to subscribers (None: nobody takes its topic, it is not built)."""
 
@@ -41,7 +44,7 @@ class Publish:
 UNHEARD = Publish(None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Persist:
     """Write ops in the next group commit; then run ``then`` and mark ``durable`` jobs."""
 
@@ -50,7 +53,7 @@ class Persist:
     durable: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Query:
     """Run read ``name`` in the writer thread (after pending writes); result to finish_query."""
 

@@ -72,9 +72,9 @@ class Lifecycle:
         data = {"job": job_map(job)}
         replies = tuple(ToClient(peer, m.Reply(rid=rid, data=data))
                         for peer, rid in self.waiters.pop(job.id, ()))
-        out: list[Effect] = [Persist((("job", job_row(job)),), then=(*replies, *after),
-                                     durable=(job.id,)), event]
-        return out + self.dispatch(now)
+        self.dispatch_due = True  # its slot is free: settle() gives it to a queued job
+        return [Persist((("job", job_row(job)),), then=(*replies, *after), durable=(job.id,)),
+                event]
 
     def _event(self, job: Job, now: float) -> Publish:
         job.seq += 1

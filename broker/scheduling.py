@@ -59,6 +59,36 @@ class Scheduling:
         self._enqueue(job, now)
         return [Persist((("job", job_row(job)),)), self._event(job, now)]
 
+    def settle(self, now: float) -> list[Effect]:
+        """What the requests and worker messages since the last settle left to do, once:
+        the dispatch their STARTs and finished jobs allow (one pass for a whole bundle or
+        loop turn, not one per START or DONE), then the acks of those STARTs.
+
+        A START dispatched here has its ack follow its DISPATCH (same commit, and a broker
+        killed right after the client saw the ack has already handed the DISPATCH to its
+        socket); one still queued is acked with its row, once that is stored.  The actor
+        settles at the end of each loop turn, before it hands the turn's writes to the store;
+        ``handle_client`` and ``handle_worker`` settle after each message unless told not to.
+        """
+        out, self.dispatched_early = self.dispatched_early, []
+        if self.dispatch_due:
+            out += self.dispatch(now)
+        if not self.unacked:
+            return out
+        acks = {job.id: ack for job, ack in self.unacked}
+        for i, effect in enumerate(out):
+            if type(effect) is Persist and effect.then:
+                sent = effect.then[0]
+                if type(sent) is ToWorker and type(sent.msg) is m.Dispatch:
+                    ack = acks.pop(sent.msg.job, None)
+                    if ack is not None:
+                        out[i] = Persist(effect.ops, (*effect.then, ack), effect.durable)
+        for job, ack in self.unacked:
+            if job.id in acks:  # still queued (or dispatched earlier in the turn, or ended)
+                out.append(Persist((("job", job_row(job)),), then=(ack,)))
+        self.unacked = []
+        return out
+
     def dispatch(self, now: float) -> list[Effect]:
         """Give queued jobs to workers with free credit for their kind, best job first.
 
@@ -66,6 +96,7 @@ class Scheduling:
         then creation), so a webhook job of one kind goes before normal jobs of another.
         """
         out: list[Effect] = []
+        self.dispatch_due = False
         if not self.queued:
             return out
         able: dict[str, list[Worker]] = {}

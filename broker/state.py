@@ -21,7 +21,6 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -65,6 +64,11 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
         self.workers: dict[bytes, Worker] = {}
         self.waiters: dict[str, list[tuple[bytes, int]]] = {}
         self.pending: dict[int, Pending] = {}
+        #: settle() is due to dispatch (a START or a freed slot since the last one); the
+        #: STARTs it acks; what a dispatch before it (a full queue) gave workers meanwhile
+        self.dispatch_due = False
+        self.unacked: list[tuple[Job, ToClient]] = []
+        self.dispatched_early: list[Effect] = []
         self.tokens = count(1)
         self.next_heartbeat = now
         self.next_retention = now + 5.0
@@ -112,15 +116,18 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
     # --- client requests ---------------------------------------------------------
 
     def handle_client(self, peer: bytes, msg: m.ClientRequest, now: float,
-                      resolved: list[str] | None = None) -> list[Effect]:
-        """One client request; errors become ERROR replies."""
+                      resolved: list[str] | None = None, settle: bool = True) -> list[Effect]:
+        """One client request; errors become ERROR replies.  settle: also what it left
+        to do (Scheduling.settle); the actor settles once per loop turn instead."""
         self.counters["requests"] += 1
         try:
             if isinstance(msg, m.Start):
-                return self.handle_start(peer, msg, now, resolved or [])
-            return self._client_handlers[type(msg)](peer, msg, now)
+                out = self.handle_start(peer, msg, now, resolved or [])
+            else:
+                out = self._client_handlers[type(msg)](peer, msg, now)
         except RequestError as exc:
-            return [self.error(peer, msg.rid, exc)]
+            out = [self.error(peer, msg.rid, exc)]
+        return out + self.settle(now) if settle else out
 
     def error(self, peer: bytes, rid: int, exc: RequestError) -> ToClient:
         """An ERROR reply for a refused request."""
@@ -202,6 +209,9 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
 
     def _create(self, peer: bytes, msg: m.Start, resolved: list[str], params: dict[str, Any],
                 now: float, retry_of: str | None = None) -> list[Effect]:
+        if self.queued >= self.config.queue_max and self.dispatch_due:
+            # the turn's earlier STARTs may have room on workers: it counts them as running
+            self.dispatched_early += self.dispatch(now)
         if self.queued >= self.config.queue_max:
             raise fail("queue.full", f"the queue is full ({self.config.queue_max} jobs queued); "
                        "try again later")
@@ -227,17 +237,9 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
         self._enqueue(job, now)
         event = self._event(job, now)  # first: the ack and the row carry its seq (SPEC.md 4.3)
         ack = ToClient(peer, m.Reply(rid=msg.rid, data={"job": job_map(job)}), created=job.id)
-        row = ("job", job_row(job))
-        later = self.dispatch(now)
-        for i, effect in enumerate(later):
-            if isinstance(effect, Persist) and any(
-                    isinstance(t, ToWorker) and isinstance(t.msg, m.Dispatch)
-                    and t.msg.job == job.id for t in effect.then):
-                # dispatched at once: the ack follows the DISPATCH, so a broker killed right
-                # after the client saw the ack has already handed the DISPATCH to its socket
-                later[i] = replace(effect, then=(*effect.then, ack))
-                return [Persist((row,)), event, *later]
-        return [Persist((row,), then=(ack,)), event, *later]
+        self.unacked.append((job, ack))  # settle() sends it (after the DISPATCH, if any)
+        self.dispatch_due = True
+        return [Persist((("job", job_row(job)),)), event]
 
     def _lookup(self, peer: bytes, msg: Any, now: float,
                 then: Callable[[bytes, int, Any, Any, float], list[Effect]]) -> list[Effect]:
@@ -297,8 +299,14 @@ class BrokerState(Lifecycle, Scheduling, RetryStarts, StoreQueries, WorkerChanne
         reply = ToClient(peer, m.Reply(rid=rid, data={"cleared": job_id}))
         return [Persist((("delete", job_id),), then=(reply,))]
 
-    def finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
-        """Complete the request that asked for a store read (result: an exception if it failed)."""
+    def finish_query(self, token: int, result: Any, now: float,
+                     settle: bool = True) -> list[Effect]:
+        """Complete the request that asked for a store read (result: an exception if it
+        failed); settle as handle_client does (a RETRY's new job)."""
+        out = self._finish_query(token, result, now)
+        return out + self.settle(now) if settle else out
+
+    def _finish_query(self, token: int, result: Any, now: float) -> list[Effect]:
         p = self.pending.pop(token)
         if isinstance(result, Exception):
             self.counters["internal"] += 1

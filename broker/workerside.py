@@ -50,8 +50,14 @@ class WorkerChannel:
 
     # --- entry point ---------------------------------------------------------------
 
-    def handle_worker(self, peer: bytes, msg: m.WorkerMessage, now: float) -> list[Effect]:
-        """One message from a worker process."""
+    def handle_worker(self, peer: bytes, msg: m.WorkerMessage, now: float,
+                      settle: bool = True) -> list[Effect]:
+        """One message from a worker process.  settle: also what it left to do
+        (Scheduling.settle); the actor settles once per loop turn instead."""
+        out = self._handle_worker(peer, msg, now)
+        return out + self.settle(now) if settle else out
+
+    def _handle_worker(self, peer: bytes, msg: m.WorkerMessage, now: float) -> list[Effect]:
         worker = self.workers.get(peer)
         if worker is not None:
             worker.expiry = now + self.config.worker_timeout_s

@@ -67,9 +67,28 @@ def test_start_is_acknowledged_only_after_its_row_is_committed() -> None:
     state = make()
     effects = state.handle_client(C1, m.Start(rid=7, kind="sleep"), 1000.0, [])
     assert not sends(effects, ToClient)
-    persist = sends(effects, Persist)[0]
-    assert persist.ops[0][0] == "job"
+    [persist] = [p for p in sends(effects, Persist) if p.then]  # the ack waits for its row
+    assert persist.ops[0][0] == "job" and persist.ops[0][1][0] == persist.then[0].created
     assert isinstance(persist.then[0], ToClient) and persist.then[0].msg.rid == 7
+
+
+def test_starts_of_one_turn_are_dispatched_at_settle_each_ack_after_its_dispatch() -> None:
+    """The actor settles once per loop turn: a bundle of STARTs gets one dispatch pass;
+    the dispatched ones are acked with their DISPATCH, the one left queued with its row."""
+    state = make()
+    ready(state, W1, 1000.0, slots=2)
+    effects: list[Any] = []
+    for rid in (1, 2, 3):
+        effects += state.handle_client(C1, m.Start(rid=rid, kind="sleep"), 1000.0, [],
+                                       settle=False)
+    assert not [e for e in effects if isinstance(e, Persist) and e.then]
+    assert state.queued == 3 and state.unacked
+    settled = state.settle(1000.0)
+    assert state.queued == 1 and not state.unacked and not state.dispatch_due
+    carried = [[type(t.msg).__name__ + str(getattr(t.msg, "rid", "")) for t in p.then]
+               for p in sends(settled, Persist) if p.then]
+    assert carried == [["Dispatch", "Reply1"], ["Dispatch", "Reply2"], ["Reply3"]]
+    assert state.settle(1000.0) == []
 
 
 def test_dispatches_by_priority_then_fifo() -> None:
