@@ -11,7 +11,9 @@ change goes through it.  Scheduling (queues, dispatch, deadlines) is in
 scheduling.py, the worker channel in workerside.py, store-answered requests
 in queries.py and retries in retries.py: mixins of this one owner.  A
 request that needs a store read leaves a typed ``Pending`` continuation
-under the Query's token.
+under the Query's token.  STARTs and finished jobs do not dispatch one by one:
+they mark a dispatch due, and ``settle`` (after each message, or once per loop
+turn when the actor asks) dispatches once and sends the STARTs' acks.
 
 Results whose attempt is not the job's current attempt are ignored.
 """
