@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -24,6 +23,7 @@ from medialoom.protocol.constants import (
     DEFAULT_EVENTS_OUT,
     DEFAULT_WORKERS,
 )
+from medialoom.runtime import quiet_collector
 from medialoom.sockets import is_loopback
 from medialoom.workers.specs import builtin_specs
 
@@ -92,16 +92,13 @@ class WriterDied(RuntimeError):
 def tune_runtime() -> None:
     """Python's defaults, tuned for answers that never wait long (issue 9).
 
-    - The objects of start-up (modules, the recovered jobs) leave the collector's sight
-      (gc.freeze), and the oldest generation is collected a tenth as often: under item
-      load a full collection took 25-50 ms inside one actor turn, the slowest answers.
+    - The objects of start-up (modules, the recovered jobs) leave the collector's sight,
+      and the oldest generation is collected a tenth as often (runtime.quiet_collector).
     - The writer thread gets the GIL back within 1 ms instead of 5 ms: each statement of
       a commit gives it up and takes it back, and while the actor is busy every take-back
       waited the whole switch interval.
     """
-    gc.freeze()
-    gen0, gen1, _ = gc.get_threshold()
-    gc.set_threshold(gen0, gen1, 100)
+    quiet_collector()
     sys.setswitchinterval(0.001)
 
 
