@@ -16,7 +16,7 @@ import sys
 
 from medialoom import settings
 from medialoom.protocol.constants import DEFAULT_EVENTS_IN, DEFAULT_WORKERS
-from medialoom.runtime import quiet_collector
+from medialoom.runtime import WORKER_YOUNG, quiet_collector
 
 from .config import WorkerConfig, worker_config
 from .kinds import load_kinds
@@ -72,7 +72,7 @@ async def amain(config: WorkerConfig, path_map: PathMap | None = None) -> str:
     if config.kinds:
         kinds = {k: v for k, v in kinds.items() if k in config.kinds}
     worker = Worker(config, kinds, path_map)
-    quiet_collector()  # the kinds and their libraries are loaded: start-up is over
+    quiet_collector(WORKER_YOUNG)  # the kinds and their libraries are loaded: start-up is over
     await worker.run(stop)
     return worker.refused
 
