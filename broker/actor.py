@@ -298,6 +298,7 @@ class BrokerActor:
         if what == "store":
             writes, reads = payload
             acks: dict[bytes, list[list[Any]]] = {}
+            durables: list[str] = []  # finished jobs whose rows are stored: may leave memory
             self.held = held = Held()
             try:
                 for (then, durable), ok in writes:
@@ -305,8 +306,9 @@ class BrokerActor:
                         self._execute(self.state.write_failed(then, now))
                         continue
                     self._execute(gather_acks(then, acks))
-                    if durable:
-                        self.state.committed(durable)
+                    durables += durable
+                if durables:
+                    self.state.committed(durables)
                 for peer, entries in acks.items():  # one ACK per worker for the whole commit
                     for at in range(0, len(entries), ACK_CHUNK):
                         held.to_worker(peer, m.Ack(acks=entries[at:at + ACK_CHUNK]))

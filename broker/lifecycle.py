@@ -10,6 +10,7 @@ its terminal row, and the next queued jobs are dispatched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from medialoom.protocol import messages as m
@@ -85,7 +86,7 @@ class Lifecycle:
                                attempts=job.attempts, progress=progress_map(job), error=job.error,
                                ts=now))
 
-    def committed(self, job_ids: tuple[str, ...]) -> None:
+    def committed(self, job_ids: Iterable[str]) -> None:
         """The writer committed these jobs' terminal rows: they may leave memory."""
         for job_id in job_ids:
             job = self.finished.get(job_id)

@@ -267,6 +267,11 @@ class Store(StoreReads):
                 reads.append(entry)
                 continue
             ops = entry[1]
+            if len(ops) == 1 and ops[0][0] == "job":  # the common write: one job row
+                if waiting:
+                    take((ops[0][1][0],))
+                writes.append(entry)
+                continue
             jobs = _jobs_of(ops)
             rows = sum(len(op[1]) for op in ops if op[0] in ("items", "plan"))
             if rows and len(jobs) == 1:
