@@ -185,8 +185,7 @@ class BrokerActor:
     def _to_store(self) -> None:
         """Settle the turn (one dispatch for all its STARTs and finished jobs, then the
         STARTs' acks), then hand its writes and reads to the store, in order, all at once."""
-        if self.state.dispatch_due or self.state.unacked or self.state.dispatched_early:
-            self._safely(self._settle)
+        self._safely(self._settle)
         if self.for_store:
             entries, self.for_store = self.for_store, []
             self.store.submit(entries)

@@ -5,7 +5,7 @@ event)`` is the only place a job's status is assigned; an event the table
 does not allow for the job's status raises IllegalTransition, a bug the
 actor counts as ``internal`` (the job keeps its status).  ``_finish`` ends a
 job: it leaves the active set, its WAIT replies go out after the commit of
-its terminal row, and the next queued jobs are dispatched.
+its terminal row, and its slot goes to the next queued job at the next settle.
 """
 
 from __future__ import annotations

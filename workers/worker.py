@@ -68,6 +68,7 @@ class Worker(Reporting):
                                sndhwm=BULK_HWM, curve=config.curve)
         self.running: dict[str, JobContext] = {}
         self.broker_expiry = 0.0
+        self.heard_since_grace = True  # see _heartbeat
         self.host = socket.gethostname()
         self.done = 0
         #: set on stop: take ACKs, PAGEs, GRANTs and CANCELs from the broker, start nothing
@@ -175,12 +176,23 @@ class Worker(Reporting):
 
     async def _heartbeat(self) -> None:
         parent = os.getppid()
+        interval = self.config.heartbeat_interval_s
         while True:
-            await asyncio.sleep(self.config.heartbeat_interval_s)
+            asleep = time.monotonic()
+            await asyncio.sleep(interval)
             if os.getppid() != parent:
                 log.warning("pool supervisor died; stopping")
                 os.kill(os.getpid(), signal.SIGTERM)
-            if time.monotonic() > self.broker_expiry:
+            now = time.monotonic()
+            if now - asleep > 2 * interval and self.heard_since_grace:
+                # we overslept (this process was frozen or its loop blocked): the broker's
+                # messages may still be on their way into the socket, which a reconnect now
+                # would throw away (a DISPATCH among them); the broker gets one more window,
+                # once until it is heard again (a loop blocked at every beat still notices
+                # a dead broker)
+                self.heard_since_grace = False
+                self.broker_expiry = max(self.broker_expiry, now + self.timeout_s)
+            if now > self.broker_expiry:
                 log.warning("broker silent for %.1f s; reconnecting to %s", self.timeout_s,
                             self.config.workers)
                 self.connect()
@@ -193,6 +205,7 @@ class Worker(Reporting):
         """One message from the broker (the channel calls this for each); closing: it sat in
         a socket about to be closed, where a DISCONNECT is moot."""
         self.broker_expiry = time.monotonic() + self.timeout_s
+        self.heard_since_grace = True
         try:
             msgs = [codec.decode(frames, "broker")] if len(frames) == 2 else \
                 codec.decode_each(frames, "broker")  # several bodies (SPEC.md 2)

@@ -242,6 +242,26 @@ def test_full_queue_is_refused_as_busy() -> None:
     assert start(state, 1000.0, 9)[0] == "queue.full"
 
 
+def test_a_full_queue_counts_the_turns_starts_a_worker_has_room_for_as_running() -> None:
+    """queue_max counts queued jobs: STARTs of one turn (not settled yet) that free slots
+    will take are dispatched before a START is refused for a full queue."""
+    state = make(queue_max=1)
+    ready(state, W1, 1000.0, slots=2)
+    effects: list[Any] = []
+    for rid in (1, 2):
+        effects += state.handle_client(C1, m.Start(rid=rid, kind="sleep"), 1000.0, [],
+                                       settle=False)
+    assert not sends(effects, ToClient)  # no ERROR: the first was dispatched to make room
+    settled = state.settle(1000.0)
+    carried = [[type(t.msg).__name__ for t in p.then] for p in sends(settled, Persist) if p.then]
+    assert carried == [["Dispatch", "Reply"], ["Dispatch", "Reply"]]
+    assert state.queued == 0
+    refused = state.handle_client(C1, m.Start(rid=3, kind="sleep"), 1000.0, [])
+    assert [e.msg.code for e in sends(refused, ToClient)] == []  # queued: the queue holds 1
+    refused = state.handle_client(C1, m.Start(rid=4, kind="sleep"), 1000.0, [])
+    assert [e.msg.code for e in sends(refused, ToClient)] == ["queue.full"]
+
+
 @pytest.mark.parametrize(("msg", "code"), [
     (m.Start(rid=1, kind="nope"), "job.unknown_kind"),
     (m.Start(rid=1, kind="sleep", params={"seconds": "x"}), "job.bad_params"),

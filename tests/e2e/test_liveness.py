@@ -271,3 +271,30 @@ def test_broker_kill9_while_a_retry_fetches_its_plan_costs_no_stall_and_no_attem
         assert contents(lib) == before
     finally:
         s.stop()
+
+
+def test_a_worker_frozen_past_its_broker_timeout_runs_the_dispatch_that_waited_for_it(
+        tmp_path: Path) -> None:
+    """A worker stopped (SIGSTOP: a paused VM, a suspended laptop) longer than it waits for a
+    silent broker wakes to a DISPATCH in its socket: it runs that attempt; it does not take
+    its own sleep for the broker's silence and reconnect, dropping the DISPATCH, which would
+    cost the job a lease and an attempt (this flaked the retry test above)."""
+    s = make_system(tmp_path)
+    s.extra_broker_args = ["--liveness", "12"]  # the broker waits 3 s for a silent worker
+    s.start_broker()
+    try:
+        worker = s.start_worker(slots=1)
+        worker.send_signal(signal.SIGSTOP)
+        try:
+            with s.client() as c:
+                job = c.start("sleep", params={"seconds": 0.2, "steps": 2})
+            s.wait_for(lambda: stored_attempts(s, job["id"]) == 1, "attempt 1 committed")
+            time.sleep(1.5)  # several of the worker's broker timeouts, half the broker's
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        done, _ = poll(s, job["id"], ended, 30)
+        assert done.get("status") == "completed" and done["attempts"] == 1, (
+            describe(done) + log_tails(s))
+        assert "broker silent" not in s.read_log("workers"), log_tails(s)
+    finally:
+        s.stop()
