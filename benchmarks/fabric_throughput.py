@@ -20,14 +20,15 @@ or as many as fit in ``latency_cap_s``.  Ratios are taken per round (paired), th
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 
-from benchmarks import anchors
+from benchmarks import anchors, host
 from benchmarks.common import Fabric, cpu_s, pct
 from benchmarks.relay import Relay
 from benchmarks.relay_drained import DrainedRelay
-from benchmarks.report import show, show_latency, show_ratio
+from benchmarks.report import show, show_latency, show_ratio, spread
 from medialoom.clients.client import AsyncClient
 
 #: jobs each worker process runs at once in the throughput and RSS runs (a no-op job is done
@@ -52,6 +53,7 @@ class Rounds:
     jobs: list[int] = field(default_factory=list)
     latency: list[list[float]] = field(default_factory=list)
     cpu: list[dict[str, float]] = field(default_factory=list)
+    host: list[host.Shares] = field(default_factory=list)  # the host while it was measured
 
 
 async def no_op_jobs(f: Fabric, n: int, window: int, cap_s: float = 1e9
@@ -103,7 +105,9 @@ def single_jobs(f: Fabric, n: int, cap_s: float) -> list[float]:
 def ours_round(s: anchors.Load, out: Rounds) -> None:
     with Fabric(workers=2, slots=SLOTS) as f:
         asyncio.run(no_op_jobs(f, min(500, s.jobs), s.window))  # warm up
-        rate, jobs, cpu = asyncio.run(no_op_jobs(f, s.jobs, s.window, s.cap_s))
+        with host.Watch(f.broker.pid) as watch:
+            rate, jobs, cpu = asyncio.run(no_op_jobs(f, s.jobs, s.window, s.cap_s))
+        out.host.append(watch.shares)
         out.rate.append(rate)
         out.jobs.append(jobs)
         out.cpu.append(cpu)
@@ -117,6 +121,7 @@ def relay_round(s: Sizes, out: Rounds, kind: type[Relay] | type[DrainedRelay]) -
     out.jobs.append(r.trips)
     out.latency.append(r.latency_ms)
     out.cpu.append({"all": r.cpu_ms_per_1k})
+    out.host.append(host.Shares(idle=r.idle))
 
 
 def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
@@ -155,6 +160,7 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
     show("ours", "  CPU per job: 2 workers together", cpu["workers"], "us")
     show("ours", "  CPU per job: client (this process)", cpu["client"], "us")
     show_latency("ours", "single no-op job, start -> completed, 1 in flight", ours.latency)
+    _show_host(floor, ours)
     show_ratio("ours / floor (jobs/s per zmq.asyncio relay round trip/s)", ours.rate, floor.rate,
                target=">= 0.55")
     show_ratio("ours / drained floor (jobs/s per drained relay round trip/s)", ours.rate,
@@ -174,6 +180,20 @@ def run(rounds: int, s: Sizes, with_anchors: bool) -> None:
     if not with_anchors:
         print(f"anchors not measured: {anchors.HOW}", flush=True)
 
+
+
+def _show_host(floor: Rounds, ours: Rounds) -> None:
+    """How the machine's cores were used while the floor and ours ran pipelined: a system
+    that leaves them idle while its busiest thread waits for a CPU is held back by the
+    host's scheduling, not by its CPU per job (benchmarks/host.py)."""
+    cores = f"{os.cpu_count()} cores"
+    show("host", f"machine idle while the zmq.asyncio floor ran ({cores})",
+         [h.idle for h in floor.host], "%")
+    show("host", f"machine idle while ours ran ({cores})", [h.idle for h in ours.host], "%",
+         note=f"steal {spread([h.steal for h in ours.host], '%')}")
+    show("host", "  broker main thread: running", [h.ran for h in ours.host], "% of the time")
+    show("host", "  broker main thread: runnable, waiting for a CPU",
+         [h.waited for h in ours.host], "% of the time")
 
 
 def _counted(r: Rounds, what: str = "jobs") -> str:

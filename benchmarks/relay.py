@@ -23,6 +23,7 @@ import msgpack
 import zmq
 import zmq.asyncio
 
+from benchmarks import host
 from benchmarks.common import ROOT, Procs, cpu_s, free_ports
 
 
@@ -76,6 +77,7 @@ class RelayRound:
     trips: int  # how many that was
     latency_ms: list[float]  # one in flight
     cpu_ms_per_1k: float  # CPU ms of client + relay + worker per 1,000 round trips
+    idle: float = host.NAN  # % of the machine's cores idle during the pipelined part
 
 
 class Relay:
@@ -118,6 +120,7 @@ class Relay:
                 await sock.recv()
             pids = [p.pid for p in self.procs.procs]
             cpu0 = cpu_s(pids) + time.process_time()
+            watch = host.Watch().start()
             t0 = time.perf_counter()
             in_flight = asyncio.Semaphore(window)
             sent = 0
@@ -136,6 +139,7 @@ class Relay:
                 in_flight.release()
             await sender
             elapsed = time.perf_counter() - t0
+            idle = watch.stop().idle
             cpu = cpu_s(pids) + time.process_time() - cpu0
             lat = []
             for i in range(latency_n):
@@ -143,7 +147,7 @@ class Relay:
                 await sock.send(msgpack.packb({"id": i, "kind": "noop"}))
                 msgpack.unpackb(await sock.recv())
                 lat.append((time.perf_counter() - t) * 1000)
-            return RelayRound(sent / elapsed, sent, lat, cpu / sent * 1e6)
+            return RelayRound(sent / elapsed, sent, lat, cpu / sent * 1e6, idle)
         finally:
             sock.close(linger=0)
             ctx.term()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from benchmarks import report
+from benchmarks import host, report
 from benchmarks.common import P99_MIN_SAMPLES, p99, pct
 from benchmarks.fabric_control import cancel_quietly
 from benchmarks.run import BENCHES, ROOT
@@ -54,3 +56,18 @@ def test_cancel_of_a_finished_job_counts_as_answered(broker_only: System) -> Non
         with pytest.raises(ClientError) as err:
             cancel_quietly(c, "0" * 26)
         assert err.value.code == "job.not_found"
+
+
+def test_host_watch_counts_a_busy_thread_as_running_or_waiting_for_a_cpu() -> None:
+    """A thread that only computes is always running or runnable: the two shares add up to
+    the window whatever else loads the machine; the machine's idle share is a share."""
+    with host.Watch(os.getpid()) as watch:
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:
+            pass
+    s = watch.shares
+    assert 0.0 <= s.idle <= 100.0 and 0.0 <= s.steal <= 100.0
+    assert s.ran > 0.0 and s.waited >= 0.0
+    assert 80.0 <= s.ran + s.waited <= 110.0, s
+    gone = host.Watch(2**22 + 1).start().stop()  # above any pid_max: no such thread
+    assert math.isnan(gone.ran) and math.isnan(gone.waited)
